@@ -1,0 +1,333 @@
+"""The Auto classes: read the config, find its ``model_type`` in the registry, delegate.
+
+Nothing here knows a family. ``TASKS`` maps every ``AutoModelFor<Task>`` to the task name
+plugins use when they declare heads.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+from autohub_core.configuration import CONFIG_NAME, PretrainedConfig, read_json_file
+from autohub_core.errors import (
+    ConfigError,
+    RegistrationError,
+    TokenizerError,
+    UnsupportedFeatureError,
+)
+from autohub_core.hub import HubOptions, resolve_file
+from autohub_core.plugins import get_registry
+
+__all__ = ["TASKS", "AutoConfig", "AutoModel", "AutoTokenizer"]
+
+BASE_TASK = "base"
+TASKS: dict[str, str] = {
+    "AutoModel": BASE_TASK,
+    "AutoModelForPreTraining": "pretraining",
+    "AutoModelForMaskedLM": "masked-lm",
+    "AutoModelForCausalLM": "causal-lm",
+    "AutoModelForSeq2SeqLM": "seq2seq-lm",
+    "AutoModelForSequenceClassification": "sequence-classification",
+    "AutoModelForTokenClassification": "token-classification",
+    "AutoModelForQuestionAnswering": "question-answering",
+    "AutoModelForMultipleChoice": "multiple-choice",
+    "AutoModelForNextSentencePrediction": "next-sentence-prediction",
+    "AutoModelForTextEncoding": "text-encoding",
+}
+
+# from_pretrained arguments that concern loading the weights, not the config.
+_LOADING_ARGUMENTS = (
+    "state_dict",
+    "output_loading_info",
+    "dtype",
+    "torch_dtype",
+    "device_map",
+    "device",
+    "ignore_mismatched_sizes",
+    "use_safetensors",
+    "weights_only",
+    "from_tf",
+    "from_flax",
+    "low_cpu_mem_usage",
+    "attn_implementation",
+)
+
+
+def _refuse_remote_code(kwargs: dict[str, Any]) -> None:
+    if kwargs.pop("trust_remote_code", False):
+        raise UnsupportedFeatureError(
+            "trust_remote_code=True is not supported: autohub never runs code from a checkpoint; "
+            "model code comes only from installed plugins (pip install the family's plugin)"
+        )
+
+
+def _no_direct_instantiation(cls: type, what: str) -> None:
+    raise OSError(
+        f"{cls.__name__} is designed to be instantiated using the `{cls.__name__}.from_pretrained("
+        f"pretrained_model_name_or_path)` or `{cls.__name__}.{what}` method."
+    )
+
+
+class AutoConfig:
+    """Instantiates the configuration class of the family named by ``model_type``."""
+
+    def __init__(self) -> None:
+        _no_direct_instantiation(type(self), "for_model(model_type)")
+
+    @classmethod
+    def for_model(cls, model_type: str, *args: Any, **kwargs: Any) -> PretrainedConfig:
+        """A default config of ``model_type``, with ``kwargs`` overriding attributes."""
+        config_class = get_registry().lookup("config", model_type)
+        return config_class(*args, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any
+    ) -> PretrainedConfig | tuple[PretrainedConfig, dict[str, Any]]:
+        """Load a config from a directory, a json file, or a Hub repo id.
+
+        The class is chosen by ``model_type`` in config.json, or, when it is missing, by the
+        longest known model type contained in the name. kwargs override attributes;
+        ``return_unused_kwargs=True`` returns ``(config, unused_kwargs)``.
+        """
+        _refuse_remote_code(kwargs)
+        kwargs.pop("_from_auto", None)
+        config_dict, kwargs = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **kwargs)
+        registry = get_registry()
+        model_type = config_dict.get("model_type")
+        if model_type is not None:
+            if not isinstance(model_type, str):
+                raise ConfigError(
+                    f"config of {pretrained_model_name_or_path}: 'model_type' must be a string, got {model_type!r}"
+                )
+            config_class = registry.lookup("config", model_type)
+        else:
+            known = registry.model_types("config")
+            name = str(pretrained_model_name_or_path)
+            matches = [t for t in sorted(known, key=len, reverse=True) if t in name]
+            if not matches:
+                raise ConfigError(
+                    f"Unrecognized model in {pretrained_model_name_or_path}: its {CONFIG_NAME} has no "
+                    f"'model_type' key and its name contains none of the installed model types "
+                    f'({", ".join(known) or "none"}); add "model_type" to {CONFIG_NAME}'
+                )
+            config_class = registry.lookup("config", matches[0])
+        result = config_class.from_dict(config_dict, **kwargs)
+        config = result[0] if isinstance(result, tuple) else result
+        config.name_or_path = str(pretrained_model_name_or_path)
+        return result
+
+    @staticmethod
+    def register(model_type: str, config: type[PretrainedConfig], exist_ok: bool = False) -> None:
+        """Register ``config`` for ``model_type`` at runtime (wins over plugins)."""
+        if issubclass(config, PretrainedConfig) and config.model_type != model_type:
+            raise RegistrationError(
+                "The config you are passing has a `model_type` attribute that is not consistent with the "
+                f"model type you passed (config has {config.model_type} and you passed {model_type}. Fix "
+                "one of those so they match!"
+            )
+        registry = get_registry()
+        if registry.has("config", model_type) and not exist_ok:
+            raise RegistrationError(
+                f"'{model_type}' is already used by a config ({registry.source('config', model_type)}), "
+                "pick another name or pass exist_ok=True."
+            )
+        registry.register("config", model_type, config)
+
+
+class _BaseAutoModelClass:
+    """Shared implementation of ``AutoModel`` and every ``AutoModelFor<Task>``."""
+
+    _task: str = BASE_TASK
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _no_direct_instantiation(type(self), "from_config(config)")
+
+    @classmethod
+    def _model_class(cls, config: PretrainedConfig) -> Any:
+        registry = get_registry()
+        model_type = getattr(config, "model_type", "")
+        if cls._task == BASE_TASK:
+            return registry.lookup("model", model_type)
+        return registry.lookup("head", model_type, cls._task)
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> Any:
+        """A randomly initialised model of the class registered for ``config`` (no weights loaded)."""
+        _refuse_remote_code(kwargs)
+        if not isinstance(config, PretrainedConfig):
+            raise ConfigError(f"from_config needs a PretrainedConfig, got {type(config).__name__}")
+        model_class = cls._model_class(config)
+        return model_class.from_config(config, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any
+    ) -> Any:
+        """Load the model class registered for the checkpoint's ``model_type`` and this task.
+
+        Accepts transformers' arguments (config=, state_dict=, cache_dir=, revision=,
+        local_files_only=, token=, output_loading_info=, dtype=/torch_dtype=, device_map=,
+        ignore_mismatched_sizes=, ...); other kwargs update the config.
+        """
+        _refuse_remote_code(kwargs)
+        if kwargs.get("from_tf") or kwargs.get("from_flax"):
+            raise UnsupportedFeatureError(
+                "from_tf / from_flax are not supported: autohub loads PyTorch/safetensors weights only"
+            )
+        options = HubOptions.pop_from(kwargs)
+        hub_kwargs = dict(vars(options))
+        loading = {name: kwargs.pop(name) for name in _LOADING_ARGUMENTS if name in kwargs}
+        config = kwargs.pop("config", None)
+        if not isinstance(config, PretrainedConfig):
+            source = config if config is not None else pretrained_model_name_or_path
+            config, kwargs = AutoConfig.from_pretrained(
+                source, return_unused_kwargs=True, **hub_kwargs, **kwargs
+            )
+        else:
+            config = copy.deepcopy(config)
+        model_class = cls._model_class(config)
+        return model_class.from_pretrained(
+            pretrained_model_name_or_path, *model_args, config=config, **hub_kwargs, **loading, **kwargs
+        )
+
+    @classmethod
+    def register(
+        cls, config_class: type[PretrainedConfig], model_class: type, exist_ok: bool = False
+    ) -> None:
+        """Register ``model_class`` for configs of ``config_class`` at runtime (wins over plugins)."""
+        declared = getattr(model_class, "config_class", None)
+        if declared is not None and declared is not PretrainedConfig and declared is not config_class:
+            raise RegistrationError(
+                "The model class you are passing has a `config_class` attribute that is not consistent with "
+                f"the config class you passed (model has {declared} and you passed {config_class}. Fix one of "
+                "those so they match!"
+            )
+        model_type = getattr(config_class, "model_type", "")
+        if not model_type:
+            raise RegistrationError(f"{config_class.__name__} has no model_type; set the class attribute")
+        kind, task = ("model", None) if cls._task == BASE_TASK else ("head", cls._task)
+        registry = get_registry()
+        if registry.has(kind, model_type, task) and not exist_ok:
+            raise RegistrationError(
+                f"'{config_class.__name__}' (model_type {model_type!r}) already has a model for {cls.__name__} "
+                f"({registry.source(kind, model_type, task)}); pass exist_ok=True to replace it."
+            )
+        registry.register(kind, model_type, model_class, task)
+
+
+def _make_auto_model_class(name: str, task: str) -> type[_BaseAutoModelClass]:
+    doc = f"Instantiates the model class registered for the checkpoint's model_type and task {task!r}."
+    return type(name, (_BaseAutoModelClass,), {"_task": task, "__doc__": doc, "__module__": __name__})
+
+
+AutoModel = _make_auto_model_class("AutoModel", BASE_TASK)
+AutoModelForPreTraining = _make_auto_model_class("AutoModelForPreTraining", TASKS["AutoModelForPreTraining"])
+AutoModelForMaskedLM = _make_auto_model_class("AutoModelForMaskedLM", TASKS["AutoModelForMaskedLM"])
+AutoModelForCausalLM = _make_auto_model_class("AutoModelForCausalLM", TASKS["AutoModelForCausalLM"])
+AutoModelForSeq2SeqLM = _make_auto_model_class("AutoModelForSeq2SeqLM", TASKS["AutoModelForSeq2SeqLM"])
+AutoModelForSequenceClassification = _make_auto_model_class(
+    "AutoModelForSequenceClassification", TASKS["AutoModelForSequenceClassification"]
+)
+AutoModelForTokenClassification = _make_auto_model_class(
+    "AutoModelForTokenClassification", TASKS["AutoModelForTokenClassification"]
+)
+AutoModelForQuestionAnswering = _make_auto_model_class(
+    "AutoModelForQuestionAnswering", TASKS["AutoModelForQuestionAnswering"]
+)
+AutoModelForMultipleChoice = _make_auto_model_class(
+    "AutoModelForMultipleChoice", TASKS["AutoModelForMultipleChoice"]
+)
+AutoModelForNextSentencePrediction = _make_auto_model_class(
+    "AutoModelForNextSentencePrediction", TASKS["AutoModelForNextSentencePrediction"]
+)
+AutoModelForTextEncoding = _make_auto_model_class(
+    "AutoModelForTextEncoding", TASKS["AutoModelForTextEncoding"]
+)
+
+
+class AutoTokenizer:
+    """Instantiates the tokenizer class of the checkpoint's family."""
+
+    def __init__(self) -> None:
+        _no_direct_instantiation(type(self), "from_pretrained(pretrained_model_name_or_path)")
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, *inputs: Any, **kwargs: Any
+    ) -> Any:
+        """Load the tokenizer: class from tokenizer_config.json's ``tokenizer_class``, else the
+        config's ``model_type``, else a generic tokenizer over tokenizer.json.
+
+        ``use_fast`` is accepted (every autohub tokenizer is the Rust one).
+        """
+        _refuse_remote_code(kwargs)
+        kwargs.pop("use_fast", None)
+        tokenizer_type = kwargs.pop("tokenizer_type", None)
+        config = kwargs.pop("config", None)
+        options = HubOptions.pop_from(kwargs)
+        registry = get_registry()
+        tokenizer_class = None
+        if tokenizer_type is not None:
+            tokenizer_class = registry.lookup("tokenizer", tokenizer_type)
+        if tokenizer_class is None:
+            tokenizer_class = _tokenizer_class_from_files(pretrained_model_name_or_path, options, config)
+        return tokenizer_class.from_pretrained(
+            pretrained_model_name_or_path, *inputs, **vars(options), **kwargs
+        )
+
+    @staticmethod
+    def register(
+        config_class: type[PretrainedConfig],
+        slow_tokenizer_class: type | None = None,
+        fast_tokenizer_class: type | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        """Register a tokenizer class for configs of ``config_class`` (the fast one is preferred)."""
+        tokenizer_class = fast_tokenizer_class or slow_tokenizer_class
+        if tokenizer_class is None:
+            raise RegistrationError(
+                "You need to pass either a `slow_tokenizer_class` or a `fast_tokenizer_class`"
+            )
+        model_type = getattr(config_class, "model_type", "")
+        if not model_type:
+            raise RegistrationError(f"{config_class.__name__} has no model_type; set the class attribute")
+        registry = get_registry()
+        if registry.has("tokenizer", model_type) and not exist_ok:
+            raise RegistrationError(
+                f"'{config_class.__name__}' (model_type {model_type!r}) already has a tokenizer "
+                f"({registry.source('tokenizer', model_type)}); pass exist_ok=True to replace it."
+            )
+        registry.register("tokenizer", model_type, tokenizer_class)
+
+
+def _tokenizer_class_from_files(name: str | os.PathLike, options: HubOptions, config: Any) -> Any:
+    from autohub_core.tokenization import PreTrainedTokenizer
+
+    registry = get_registry()
+    tokenizer_config_path = resolve_file(name, "tokenizer_config.json", options, required=False)
+    if tokenizer_config_path is not None:
+        class_name = read_json_file(tokenizer_config_path).get("tokenizer_class")
+        if isinstance(class_name, str):
+            if class_name.removesuffix("Fast") in ("PreTrainedTokenizer", "TokenizersBackend"):
+                return PreTrainedTokenizer
+            found = registry.find_tokenizer_by_name(class_name)
+            if found is not None:
+                return found
+    model_type = getattr(config, "model_type", None) if isinstance(config, PretrainedConfig) else None
+    if model_type is None:
+        config_path = resolve_file(name, CONFIG_NAME, options, required=False)
+        if config_path is not None:
+            model_type = read_json_file(config_path).get("model_type")
+    if isinstance(model_type, str) and registry.has("tokenizer", model_type):
+        return registry.lookup("tokenizer", model_type)
+    if resolve_file(name, "tokenizer.json", options, required=False) is not None:
+        return PreTrainedTokenizer
+    if isinstance(model_type, str):
+        registry.lookup("tokenizer", model_type)  # raises the actionable "install a plugin" error
+    raise TokenizerError(
+        f"cannot tell which tokenizer {name} needs: no tokenizer.json, no known tokenizer_class in "
+        "tokenizer_config.json, and no model_type in config.json with an installed plugin"
+    )

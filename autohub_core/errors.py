@@ -1,0 +1,52 @@
+"""The typed errors autohub raises. Catch :class:`AutohubError` to catch them all.
+
+Each subclass also derives from the builtin exception transformers raises in the same
+situation (``OSError`` for missing files, ``ValueError`` for bad values), so code written
+against transformers keeps working.
+"""
+
+from __future__ import annotations
+
+
+class AutohubError(Exception):
+    """Base class of every error autohub raises on purpose."""
+
+
+class CheckpointNotFoundError(AutohubError, OSError):
+    """A file of a checkpoint (config.json, weights, tokenizer files) cannot be found."""
+
+
+class ConfigError(AutohubError, ValueError):
+    """A configuration file or value is invalid (bad JSON, wrong type, inconsistent keys)."""
+
+
+class UnsupportedConfigError(ConfigError):
+    """A configuration option has a value the family's code does not implement."""
+
+
+class UnknownModelTypeError(AutohubError, ValueError):
+    """No installed plugin (and no runtime registration) provides this model_type or task."""
+
+
+class WeightsError(AutohubError, OSError):
+    """A weights file is corrupt, truncated, or does not fit the model."""
+
+
+class TokenizerError(AutohubError, ValueError):
+    """Tokenizer files are missing, invalid, or a call has invalid arguments."""
+
+
+class RegistrationError(AutohubError, ValueError):
+    """A runtime ``register(...)`` call is inconsistent (wrong model_type, wrong config_class)."""
+
+
+class PluginError(AutohubError, ImportError):
+    """A plugin failed to import, or a class it declared cannot be resolved."""
+
+
+class UnsupportedFeatureError(AutohubError, NotImplementedError):
+    """A transformers feature autohub deliberately does not offer (TensorFlow weights, remote code)."""
+
+
+class GenerationError(AutohubError, ValueError):
+    """``generate()`` was called with arguments that cannot work for this model."""

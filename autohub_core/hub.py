@@ -1,0 +1,149 @@
+"""Resolve a model name to local files: a local directory, or a Hub repo id via huggingface_hub.
+
+All network access goes through :func:`huggingface_hub.hf_hub_download`, which gives the
+standard HF cache layout (shared with transformers), revisions, tokens, offline mode and
+resumable downloads. This module only translates its outcomes into autohub's errors.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from autohub_core.errors import CheckpointNotFoundError
+
+__all__ = ["HubOptions", "is_local", "resolve_file"]
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """The download options every ``from_pretrained`` accepts (transformers' names)."""
+
+    cache_dir: str | os.PathLike | None = None
+    force_download: bool = False
+    revision: str | None = None
+    token: str | bool | None = None
+    local_files_only: bool = False
+    subfolder: str = ""
+
+    @classmethod
+    def pop_from(cls, kwargs: dict[str, Any]) -> HubOptions:
+        """Remove the download options from ``kwargs`` (in place) and return them."""
+        values = {f.name: kwargs.pop(f.name) for f in fields(cls) if f.name in kwargs}
+        if values.get("subfolder") is None:
+            values.pop("subfolder", None)
+        if kwargs.pop("use_auth_token", None) is not None and "token" not in values:
+            raise TypeError("use_auth_token was removed; pass token= instead")
+        proxies = kwargs.pop("proxies", None)
+        if proxies:
+            warnings.warn(
+                "proxies= is not passed per call by huggingface_hub; set HTTPS_PROXY / HTTP_PROXY instead",
+                stacklevel=3,
+            )
+        kwargs.pop("resume_download", None)  # downloads always resume in huggingface_hub
+        return cls(**values)
+
+
+def is_local(name_or_path: str | os.PathLike) -> bool:
+    """True when ``name_or_path`` is an existing local directory or file."""
+    return os.path.exists(name_or_path)
+
+
+def resolve_file(
+    name_or_path: str | os.PathLike,
+    filename: str,
+    options: HubOptions = HubOptions(),
+    *,
+    required: bool = True,
+) -> Path | None:
+    """Return the local path of ``filename`` for a model directory or Hub repo id.
+
+    ``filename`` is relative to the model root (plus ``options.subfolder``) and must not
+    leave it. Returns ``None`` for an absent optional file; raises
+    :class:`CheckpointNotFoundError` naming the file when a required one is absent.
+    """
+    _check_relative(filename, name_or_path)
+    if is_local(name_or_path):
+        root = Path(name_or_path) / options.subfolder if options.subfolder else Path(name_or_path)
+        candidate = root / filename
+        if candidate.is_file():
+            return candidate
+        if required:
+            raise CheckpointNotFoundError(
+                f"{root} has no file named {filename}; is it a complete checkpoint directory?"
+            )
+        return None
+    return _download(str(name_or_path), filename, options, required=required)
+
+
+def _check_relative(filename: str, origin: str | os.PathLike) -> None:
+    parts = Path(filename).parts
+    if Path(filename).is_absolute() or ".." in parts or not parts:
+        raise CheckpointNotFoundError(
+            f"refusing file name {filename!r} for {origin}: files must stay inside the model directory"
+        )
+
+
+def _download(repo_id: str, filename: str, options: HubOptions, *, required: bool) -> Path | None:
+    import huggingface_hub
+    from huggingface_hub import errors as hub_errors
+
+    try:
+        path = huggingface_hub.hf_hub_download(
+            repo_id,
+            filename,
+            subfolder=options.subfolder or None,
+            revision=options.revision,
+            cache_dir=options.cache_dir,
+            force_download=options.force_download,
+            token=options.token,
+            local_files_only=options.local_files_only,
+            library_name="autohub",
+        )
+    except hub_errors.HFValidationError as error:
+        raise CheckpointNotFoundError(
+            f"{repo_id!r} is neither a local directory nor a valid Hub repo id ({error})"
+        ) from error
+    except hub_errors.GatedRepoError as error:
+        raise CheckpointNotFoundError(
+            f"{repo_id} is gated: accept its terms on the Hub and pass token= ({error})"
+        ) from error
+    except hub_errors.RepositoryNotFoundError as error:
+        raise CheckpointNotFoundError(
+            f"{repo_id} is not a local directory and not a Hub repository you can access; "
+            "check the name, or pass token= for a private repo"
+        ) from error
+    except hub_errors.RevisionNotFoundError as error:
+        raise CheckpointNotFoundError(f"revision {options.revision!r} does not exist in {repo_id}") from error
+    except hub_errors.EntryNotFoundError as error:
+        if required:
+            raise CheckpointNotFoundError(f"{repo_id} has no file named {filename}") from error
+        return None
+    except hub_errors.LocalEntryNotFoundError as error:
+        if not required and _is_cached_absent(repo_id, filename, options):
+            return None
+        if not required and not (options.local_files_only or _offline()):
+            return None
+        raise CheckpointNotFoundError(
+            f"{filename} of {repo_id} is not in the cache and downloading is disabled "
+            "(local_files_only=True or HF_HUB_OFFLINE=1) or the Hub is unreachable; "
+            "download it once online or point to a local directory"
+        ) from error
+    return Path(path)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _is_cached_absent(repo_id: str, filename: str, options: HubOptions) -> bool:
+    """True when the cache records that ``filename`` does not exist in the repo."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.file_download import _CACHED_NO_EXIST
+
+    name = f"{options.subfolder}/{filename}" if options.subfolder else filename
+    found = try_to_load_from_cache(repo_id, name, cache_dir=options.cache_dir, revision=options.revision)
+    return found is _CACHED_NO_EXIST

@@ -1,0 +1,175 @@
+"""Numerics shared by families: activations, attention, masks and task losses.
+
+Each function reproduces what transformers computes, so a family file can stay short and
+still match transformers to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from autohub_core.errors import UnsupportedConfigError
+
+__all__ = [
+    "ACTIVATIONS",
+    "attention",
+    "get_activation",
+    "multiple_choice_loss",
+    "padding_mask",
+    "question_answering_loss",
+    "sequence_classification_loss",
+    "token_classification_loss",
+]
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def _gelu_fast(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * x * (1.0 + torch.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": F.gelu,
+    "gelu_python": lambda x: x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0))),
+    "gelu_new": _gelu_tanh,
+    "gelu_accurate": _gelu_tanh,
+    "gelu_python_tanh": _gelu_tanh,
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_fast": _gelu_fast,
+    "gelu_10": lambda x: torch.clip(F.gelu(x), -10.0, 10.0),
+    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
+    "relu": F.relu,
+    "relu2": lambda x: torch.square(F.relu(x)),
+    "relu6": F.relu6,
+    "leaky_relu": F.leaky_relu,
+    "silu": F.silu,
+    "swish": F.silu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "mish": F.mish,
+    "hardswish": F.hardswish,
+    "linear": lambda x: x,
+    "laplace": lambda x: 0.5 * (1.0 + torch.erf((x - 0.707107) / (0.282095 * math.sqrt(2.0)))),
+}
+
+
+def get_activation(name: object, key: str = "hidden_act") -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation named by a config value; unknown names raise naming the config key."""
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise UnsupportedConfigError(
+            f"config key {key!r} = {name!r} is not a supported activation; use one of {sorted(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[name]
+
+
+def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """(batch, seq) 1/0 mask -> additive (batch, 1, 1, seq) mask for attention, or None."""
+    if attention_mask is None:
+        return None
+    if attention_mask.dim() == 2:
+        attention_mask = attention_mask[:, None, None, :]
+    elif attention_mask.dim() == 3:
+        attention_mask = attention_mask[:, None, :, :]
+    inverted = 1.0 - attention_mask.to(dtype)
+    return inverted.masked_fill(inverted.bool(), torch.finfo(dtype).min)
+
+
+def attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    dropout: float = 0.0,
+    scale: float | None = None,
+    is_causal: bool = False,
+    output_attentions: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled dot-product attention over (batch, heads, seq, head_dim) tensors.
+
+    Uses ``F.scaled_dot_product_attention``; when the attention weights are requested it
+    computes them explicitly (same math) so they can be returned.
+    ``mask`` is additive (0 / large negative) and broadcast to (batch, heads, q, k).
+    """
+    if not output_attentions:
+        output = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=mask,
+            dropout_p=dropout,
+            scale=scale,
+            is_causal=is_causal and mask is None,
+        )
+        return output, None
+    scale = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scale
+    if is_causal:
+        q_len, k_len = scores.shape[-2:]
+        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=scores.device).tril(k_len - q_len)
+        scores = scores.masked_fill(~causal, torch.finfo(scores.dtype).min)
+    if mask is not None:
+        scores = scores + mask
+    weights = torch.softmax(scores.float(), dim=-1).to(query.dtype)
+    weights = F.dropout(weights, p=dropout, training=dropout > 0)
+    return torch.matmul(weights, value), weights
+
+
+def sequence_classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, config: object, num_labels: int
+) -> torch.Tensor:
+    """Loss by ``config.problem_type`` (inferred from labels when unset, as transformers does).
+
+    Sets ``config.problem_type`` on first use like transformers.
+    """
+    problem_type = getattr(config, "problem_type", None)
+    if problem_type is None:
+        if num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+        config.problem_type = problem_type  # type: ignore[attr-defined]
+    if problem_type == "regression":
+        if num_labels == 1:
+            return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
+        return F.mse_loss(logits, labels.to(logits.dtype))
+    if problem_type == "single_label_classification":
+        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+    return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+def token_classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
+    """Cross-entropy over tokens; label -100 is ignored."""
+    return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1).to(logits.device))
+
+
+def multiple_choice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the choices."""
+    return F.cross_entropy(logits, labels.to(logits.device))
+
+
+def question_answering_loss(
+    start_logits: torch.Tensor,
+    end_logits: torch.Tensor,
+    start_positions: torch.Tensor,
+    end_positions: torch.Tensor,
+) -> torch.Tensor:
+    """Mean of start/end cross-entropies; positions outside the sequence are ignored."""
+    if start_positions.dim() > 1:
+        start_positions = start_positions.squeeze(-1)
+    if end_positions.dim() > 1:
+        end_positions = end_positions.squeeze(-1)
+    ignored = start_logits.size(1)
+    start_positions = start_positions.clamp(0, ignored).to(start_logits.device)
+    end_positions = end_positions.clamp(0, ignored).to(end_logits.device)
+    start_loss = F.cross_entropy(start_logits, start_positions, ignore_index=ignored)
+    end_loss = F.cross_entropy(end_logits, end_positions, ignore_index=ignored)
+    return (start_loss + end_loss) / 2

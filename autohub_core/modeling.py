@@ -1,0 +1,722 @@
+"""``PreTrainedModel``: build a family's module and load / save its weights.
+
+Loading never initialises weights the checkpoint then overwrites: the module is built on
+the ``meta`` device, each checkpoint tensor is read from the memory-mapped safetensors
+file, cast and placed on the target device once, and assigned in place of its meta
+placeholder. Only what the checkpoint lacks (a new head) is materialised and initialised
+with the family's ``_init_weights``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from autohub_core._io import atomic_path, atomic_write_text
+from autohub_core.configuration import PretrainedConfig
+from autohub_core.errors import (
+    CheckpointNotFoundError,
+    ConfigError,
+    UnsupportedFeatureError,
+    WeightsError,
+)
+from autohub_core.hub import HubOptions, resolve_file
+
+__all__ = ["SAFE_WEIGHTS_INDEX_NAME", "SAFE_WEIGHTS_NAME", "LoadingInfo", "PreTrainedModel"]
+
+logger = logging.getLogger("autohub")
+
+SAFE_WEIGHTS_NAME = "model.safetensors"
+SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
+PICKLE_WEIGHTS_NAME = "pytorch_model.bin"
+PICKLE_WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
+_LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
+_DTYPES = {
+    "float32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+}
+
+
+@dataclass
+class LoadingInfo:
+    """What ``from_pretrained`` found when matching checkpoint keys to the model."""
+
+    missing_keys: list[str] = field(default_factory=list)
+    unexpected_keys: list[str] = field(default_factory=list)
+    mismatched_keys: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    error_msgs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[Any]]:
+        return {
+            "missing_keys": self.missing_keys,
+            "unexpected_keys": self.unexpected_keys,
+            "mismatched_keys": self.mismatched_keys,
+            "error_msgs": self.error_msgs,
+        }
+
+
+class PreTrainedModel(nn.Module):
+    """Base class of every family's models and heads.
+
+    A subclass sets ``config_class`` and ``base_model_prefix`` (the attribute holding the
+    base model inside a head, e.g. ``"bert"``), builds its layers in ``__init__`` with the
+    same attribute names as the checkpoint keys, calls :meth:`post_init` last, and
+    implements ``_init_weights(module)`` which must fully initialise every parameter and
+    buffer owned directly by ``module``.
+    """
+
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = ""
+    main_input_name: ClassVar[str] = "input_ids"
+    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
+
+    def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        if not isinstance(config, PretrainedConfig):
+            raise ConfigError(
+                f"{type(self).__name__} needs a PretrainedConfig, got {type(config).__name__}; "
+                f"build it with {type(self).__name__}.from_config(config) or from_pretrained(path)"
+            )
+        self.config = config
+        self.name_or_path = config.name_or_path
+
+    # -- hooks for families ------------------------------------------------------------
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Initialise the parameters and buffers owned directly by ``module``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _init_weights")
+
+    def get_input_embeddings(self) -> nn.Module | None:
+        base = getattr(self, self.base_model_prefix, self) if self.base_model_prefix else self
+        if base is not self and isinstance(base, PreTrainedModel):
+            return base.get_input_embeddings()
+        return None
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        """The output projection tied to the input embeddings (LM heads), or None."""
+        return None
+
+    def tie_weights(self) -> None:
+        """Share the input embedding matrix with the output projection when configured."""
+        output_embeddings = self.get_output_embeddings()
+        input_embeddings = self.get_input_embeddings()
+        if output_embeddings is None or input_embeddings is None:
+            return
+        if getattr(self.config, "tie_word_embeddings", True):
+            output_embeddings.weight = input_embeddings.weight
+
+    def post_init(self) -> None:
+        """Initialise all weights (skipped on the meta device) and tie them; call at the end of ``__init__``."""
+        if not any(t.is_meta for t in self._tensors()):
+            self.apply(self._init_weights)
+        self.tie_weights()
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        for parameter in self.parameters():
+            if parameter.is_floating_point():
+                return parameter.dtype
+        return torch.float32
+
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix, self)
+
+    def num_parameters(self, only_trainable: bool = False) -> int:
+        """Number of (distinct) parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not only_trainable)
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether this class supports ``generate()``."""
+        return callable(getattr(cls, "prepare_inputs_for_generation", None))
+
+    def _tensors(self) -> Iterator[torch.Tensor]:
+        yield from self.parameters()
+        yield from self.buffers()
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, *args: Any, **kwargs: Any) -> PreTrainedModel:
+        """A randomly initialised model for ``config`` (``dtype=`` optional)."""
+        dtype = _resolve_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)), config, None)
+        config = copy.deepcopy(config)
+        if dtype is None:
+            return cls(config, *args, **kwargs)
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(dtype)
+        try:
+            model = cls(config, *args, **kwargs)
+        finally:
+            torch.set_default_dtype(previous)
+        model.config.dtype = str(dtype).removeprefix("torch.")
+        return model
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike | None,
+        *model_args: Any,
+        config: PretrainedConfig | str | os.PathLike | None = None,
+        state_dict: dict[str, torch.Tensor] | None = None,
+        output_loading_info: bool = False,
+        dtype: str | torch.dtype | None = None,
+        torch_dtype: str | torch.dtype | None = None,
+        device_map: str | torch.device | dict | None = None,
+        device: str | torch.device | None = None,
+        ignore_mismatched_sizes: bool = False,
+        use_safetensors: bool | None = None,
+        weights_only: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Load a model from a directory or Hub repo id (transformers' signature).
+
+        kwargs naming config attributes (``num_labels``, ``id2label``, ``output_attentions``
+        ...) update the config; download options are passed to huggingface_hub. Returns the
+        model in eval mode, or ``(model, loading_info)`` with ``output_loading_info=True``.
+        """
+        _refuse_unsupported(kwargs)
+        for ignored in ("low_cpu_mem_usage", "attn_implementation", "_fast_init"):
+            kwargs.pop(ignored, None)
+        options = HubOptions.pop_from(kwargs)
+        config, model_kwargs = cls._config_for_loading(pretrained_model_name_or_path, config, options, kwargs)
+        target_device = _resolve_device(device, device_map)
+
+        if state_dict is None:
+            if pretrained_model_name_or_path is None:
+                raise CheckpointNotFoundError("from_pretrained needs a model name or path, or state_dict=")
+            source = _WeightsSource.locate(
+                pretrained_model_name_or_path, options, use_safetensors, weights_only
+            )
+        else:
+            source = _WeightsSource.from_state_dict(state_dict)
+        target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config, source)
+        config.dtype = str(target_dtype).removeprefix("torch.")
+
+        with torch.device("meta"):
+            model = cls(config, *model_args, **model_kwargs)
+        info = model._load_weights(source, target_dtype, target_device, ignore_mismatched_sizes)
+        model.name_or_path = str(pretrained_model_name_or_path or "")
+        model.config.name_or_path = model.name_or_path
+        model.eval()
+        _report(model, info, pretrained_model_name_or_path)
+        if output_loading_info:
+            return model, info.as_dict()
+        return model
+
+    @classmethod
+    def _config_for_loading(
+        cls,
+        name: str | os.PathLike | None,
+        config: PretrainedConfig | str | os.PathLike | None,
+        options: HubOptions,
+        kwargs: dict[str, Any],
+    ) -> tuple[PretrainedConfig, dict[str, Any]]:
+        hub_kwargs = {k: v for k, v in vars(options).items()}
+        if config is None or isinstance(config, (str, os.PathLike)):
+            source = config if config is not None else name
+            if source is None:
+                raise CheckpointNotFoundError("from_pretrained needs a model name or path, or config=")
+            loaded, unused = cls.config_class.from_pretrained(
+                source, return_unused_kwargs=True, **hub_kwargs, **kwargs
+            )
+            return loaded, unused
+        if not isinstance(config, PretrainedConfig):
+            raise ConfigError(f"config= must be a PretrainedConfig or a path, got {type(config).__name__}")
+        config = copy.deepcopy(config)
+        unused = {}
+        for key, value in kwargs.items():
+            if hasattr(config, key):
+                setattr(config, key, value)
+            else:
+                unused[key] = value
+        return config, unused
+
+    # -- weights loading -------------------------------------------------------------
+
+    def _load_weights(
+        self,
+        source: _WeightsSource,
+        dtype: torch.dtype,
+        device: torch.device,
+        ignore_mismatched_sizes: bool,
+    ) -> LoadingInfo:
+        info = LoadingInfo()
+        aliases = _alias_groups(self)  # name -> all names sharing that tensor (tied weights)
+        expected = dict(_named_tensors(self))
+        rename = _key_mapper(self, source.keys())
+        loaded: set[str] = set()
+        for checkpoint_key in source:
+            key = rename(checkpoint_key)
+            if key is None or key not in expected:
+                info.unexpected_keys.append(checkpoint_key)
+                continue
+            if key in loaded:
+                continue  # a tied alias already provided this tensor
+            placeholder = expected[key]
+            tensor = source.get(checkpoint_key)
+            if tuple(tensor.shape) != tuple(placeholder.shape):
+                if not ignore_mismatched_sizes:
+                    raise WeightsError(
+                        f"{source.describe(checkpoint_key)}: tensor {checkpoint_key!r} has shape "
+                        f"{tuple(tensor.shape)} but {type(self).__name__} expects {tuple(placeholder.shape)}; "
+                        "check the config, or pass ignore_mismatched_sizes=True to re-initialise it"
+                    )
+                info.mismatched_keys.append((key, tuple(tensor.shape), tuple(placeholder.shape)))
+                continue
+            if tensor.is_floating_point() and placeholder.is_floating_point():
+                tensor = tensor.to(device=device, dtype=dtype)
+            else:
+                tensor = tensor.to(device=device, dtype=placeholder.dtype)
+            new_value = _wrap_like(placeholder, tensor)
+            for name in aliases.get(key, (key,)):
+                _assign(self, name, new_value)
+                loaded.add(name)
+        self._materialize_missing(dtype, device)
+        self.tie_weights()
+        mismatched = {key for key, _, _ in info.mismatched_keys}
+        persistent = set(self.state_dict().keys())
+        ignore = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_missing]
+        info.missing_keys = sorted(
+            key
+            for key in persistent
+            if key not in loaded and key not in mismatched and not any(p.search(key) for p in ignore)
+        )
+        ignore = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_unexpected]
+        info.unexpected_keys = [k for k in info.unexpected_keys if not any(p.search(k) for p in ignore)]
+        return info
+
+    def _materialize_missing(self, dtype: torch.dtype, device: torch.device) -> None:
+        """Allocate and initialise every tensor still on the meta device."""
+        for module in self.modules():
+            pending = [
+                (name, tensor)
+                for name, tensor in [*module._parameters.items(), *module._buffers.items()]
+                if tensor is not None and tensor.is_meta
+            ]
+            if not pending:
+                continue
+            # Hide the already loaded tensors of this module behind scratch copies so that
+            # _init_weights(module) cannot overwrite them, then put them back.
+            kept: dict[str, torch.Tensor] = {}
+            for name, tensor in [*module._parameters.items(), *module._buffers.items()]:
+                if tensor is None:
+                    continue
+                target_dtype = dtype if tensor.is_floating_point() else tensor.dtype
+                if tensor.is_meta:
+                    fresh = torch.empty(tensor.shape, dtype=target_dtype, device=device)
+                    _set_local(module, name, _wrap_like(tensor, fresh))
+                else:
+                    kept[name] = tensor
+                    _set_local(module, name, _wrap_like(tensor, torch.empty_like(tensor)))
+            with torch.no_grad():
+                self._init_weights(module)
+            for name, tensor in kept.items():
+                _set_local(module, name, tensor)
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        state_dict: dict[str, torch.Tensor] | None = None,
+        safe_serialization: bool = True,
+        max_shard_size: int | str = "5GB",
+        is_main_process: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Write config.json and the weights in transformers' format (safetensors, sharded if large).
+
+        Tied weights are written once. Every file is written to a temporary name and moved
+        into place, so an interrupted save leaves the previous checkpoint intact.
+        """
+        if kwargs.pop("push_to_hub", False):
+            raise UnsupportedFeatureError("push_to_hub is not supported; use huggingface_hub.upload_folder")
+        if kwargs:
+            raise TypeError(f"save_pretrained got unexpected arguments: {sorted(kwargs)}")
+        if not safe_serialization:
+            raise UnsupportedFeatureError("autohub only writes safetensors (safe_serialization=True)")
+        if not is_main_process:
+            return
+        directory = Path(save_directory)
+        if directory.is_file():
+            raise WeightsError(f"save_pretrained needs a directory, but {directory} is a file")
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = _unique_tensors(self, state_dict)
+        shards = _split_shards(tensors, _parse_size(max_shard_size))
+
+        config = copy.deepcopy(self.config)
+        config.architectures = [type(self).__name__]
+        config.dtype = str(self.dtype).removeprefix("torch.")
+        config.save_pretrained(directory)
+        metadata = {"format": "pt"}
+        from safetensors.torch import save_file
+
+        if len(shards) == 1:
+            with atomic_path(directory / SAFE_WEIGHTS_NAME) as temp:
+                save_file(shards[0], str(temp), metadata=metadata)
+            written = {SAFE_WEIGHTS_NAME}
+        else:
+            weight_map: dict[str, str] = {}
+            written = set()
+            for index, shard in enumerate(shards, start=1):
+                name = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
+                with atomic_path(directory / name) as temp:
+                    save_file(shard, str(temp), metadata=metadata)
+                weight_map.update(dict.fromkeys(shard, name))
+                written.add(name)
+            total = sum(t.numel() * t.element_size() for t in tensors.values())
+            index_doc = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+            atomic_write_text(directory / SAFE_WEIGHTS_INDEX_NAME, json.dumps(index_doc, indent=2) + "\n")
+            written.add(SAFE_WEIGHTS_INDEX_NAME)
+        _remove_stale_weights(directory, keep=written)
+
+
+# -- weight sources -------------------------------------------------------------------------
+
+
+class _WeightsSource:
+    """Checkpoint tensors by name, read lazily file by file (safetensors mmap or .bin)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, Path] = {}  # key -> file
+        self._state_dict: dict[str, torch.Tensor] | None = None
+        self._open: tuple[Path, Any] | None = None
+        self._weights_only = True
+
+    @classmethod
+    def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> _WeightsSource:
+        source = cls()
+        source._state_dict = state_dict
+        return source
+
+    @classmethod
+    def locate(
+        cls, name: str | os.PathLike, options: HubOptions, use_safetensors: bool | None, weights_only: bool
+    ) -> _WeightsSource:
+        source = cls()
+        source._weights_only = weights_only
+        candidates = [(SAFE_WEIGHTS_NAME, False), (SAFE_WEIGHTS_INDEX_NAME, True)]
+        if use_safetensors is not True:
+            candidates += [(PICKLE_WEIGHTS_NAME, False), (PICKLE_WEIGHTS_INDEX_NAME, True)]
+        if use_safetensors is False:
+            candidates = candidates[2:]
+        for filename, is_index in candidates:
+            path = resolve_file(name, filename, options, required=False)
+            if path is None:
+                continue
+            if is_index:
+                for key, shard in _read_index(path).items():
+                    shard_path = resolve_file(name, shard, options, required=True)
+                    assert shard_path is not None
+                    source._files[key] = shard_path
+            else:
+                for key in _file_keys(path, weights_only):
+                    source._files[key] = path
+            return source
+        tried = ", ".join(filename for filename, _ in candidates)
+        raise CheckpointNotFoundError(f"{name} has no weights file: looked for {tried}")
+
+    def keys(self) -> list[str]:
+        if self._state_dict is not None:
+            return list(self._state_dict)
+        return list(self._files)
+
+    def describe(self, key: str) -> str:
+        return str(self._files.get(key, "state_dict"))
+
+    def dtype_of(self, key: str) -> torch.dtype:
+        """The stored dtype of ``key`` without reading the tensor's data."""
+        if self._state_dict is not None:
+            return self._state_dict[key].dtype
+        handle = self._handle(self._files[key])
+        if isinstance(handle, dict):
+            return handle[key].dtype
+        name = handle.get_slice(key).get_dtype()
+        return _SAFETENSORS_DTYPES.get(name, torch.int64)
+
+    def _handle(self, path: Path) -> Any:
+        if self._open is None or self._open[0] != path:
+            self._open = (path, _open_weights(path, self._weights_only))
+        return self._open[1]
+
+    def get(self, key: str) -> torch.Tensor:
+        if self._state_dict is not None:
+            return self._state_dict[key]
+        path = self._files[key]
+        handle = self._handle(path)
+        try:
+            if isinstance(handle, dict):
+                return handle[key]
+            return handle.get_tensor(key)
+        except Exception as error:
+            raise WeightsError(f"{path}: cannot read tensor {key!r}: {error}") from error
+
+
+def _read_index(path: Path) -> dict[str, str]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        weight_map = document["weight_map"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise WeightsError(
+            f"{path} is not a valid weights index (needs a 'weight_map' object): {error}"
+        ) from error
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()
+    ):
+        raise WeightsError(f"{path}: 'weight_map' must map tensor names to shard file names")
+    return weight_map
+
+
+def _file_keys(path: Path, weights_only: bool) -> list[str]:
+    handle = _open_weights(path, weights_only)
+    return list(handle.keys())
+
+
+def _open_weights(path: Path, weights_only: bool) -> Any:
+    if path.suffix == ".bin":
+        if not weights_only:
+            raise UnsupportedFeatureError(
+                f"{path}: loading pickle files with weights_only=False would execute code from the "
+                "checkpoint; autohub refuses it"
+            )
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as error:
+            raise WeightsError(
+                f"{path} cannot be loaded safely (weights_only=True refused it or it is corrupt): {error}; "
+                "convert it to safetensors"
+            ) from error
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise WeightsError(f"{path} does not hold a flat state dict of tensors")
+        return state
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        return safe_open(str(path), framework="pt")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path} is not a valid safetensors file: {error}") from error
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _refuse_unsupported(kwargs: dict[str, Any]) -> None:
+    if kwargs.pop("from_tf", False):
+        raise UnsupportedFeatureError(
+            "from_tf=True is not supported: autohub loads PyTorch/safetensors weights only"
+        )
+    if kwargs.pop("from_flax", False):
+        raise UnsupportedFeatureError(
+            "from_flax=True is not supported: autohub loads PyTorch/safetensors weights only"
+        )
+    if kwargs.pop("trust_remote_code", False):
+        raise UnsupportedFeatureError(
+            "trust_remote_code=True is not supported: autohub never runs code from a checkpoint; "
+            "model code comes only from installed plugins (pip install the family's plugin)"
+        )
+    kwargs.pop("trust_remote_code", None)
+
+
+def _resolve_device(device: str | torch.device | None, device_map: Any) -> torch.device:
+    if device_map is not None:
+        if isinstance(device_map, dict):
+            targets = set(device_map.values())
+            if len(targets) != 1:
+                raise UnsupportedFeatureError("device_map spanning several devices is not supported")
+            device_map = targets.pop()
+        if device_map == "auto":
+            device_map = "cuda" if torch.cuda.is_available() else "cpu"
+        if isinstance(device_map, int):
+            device_map = f"cuda:{device_map}"
+        device = device or device_map
+    return torch.device(device or "cpu")
+
+
+def _resolve_dtype(
+    requested: Any, config: PretrainedConfig, source: _WeightsSource | None
+) -> torch.dtype | None:
+    """None -> float32 ("auto" when loading, as transformers 5); "auto" -> config or file dtype."""
+    if requested is None:
+        if source is None:
+            return None
+        requested = "auto"
+    if isinstance(requested, torch.dtype):
+        return requested
+    if requested == "auto":
+        declared = getattr(config, "dtype", None)
+        if declared in _DTYPES:
+            return _DTYPES[declared]
+        if source is not None:
+            for key in source:
+                tensor_dtype = source.dtype_of(key)
+                if tensor_dtype.is_floating_point:
+                    return tensor_dtype
+        return torch.float32
+    name = str(requested).removeprefix("torch.")
+    if name not in _DTYPES:
+        raise ConfigError(f"dtype {requested!r} is not supported; use one of {sorted(_DTYPES)} or 'auto'")
+    return _DTYPES[name]
+
+
+def _named_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    yield from model.named_parameters(remove_duplicate=False)
+    yield from model.named_buffers(remove_duplicate=False)
+
+
+def _alias_groups(model: nn.Module) -> dict[str, tuple[str, ...]]:
+    """For tied tensors: each name -> every name of the same tensor object."""
+    by_identity: dict[int, list[str]] = {}
+    for name, tensor in _named_tensors(model):
+        by_identity.setdefault(id(tensor), []).append(name)
+    return {name: tuple(names) for names in by_identity.values() for name in names}
+
+
+def _key_mapper(model: PreTrainedModel, checkpoint_keys: list[str]) -> Any:
+    """Map checkpoint key -> model key: legacy gamma/beta names and the base-model prefix."""
+    prefix = model.base_model_prefix
+    model_keys = {name for name, _ in _named_tensors(model)}
+    model_has_prefix = bool(prefix) and any(k.startswith(prefix + ".") for k in model_keys)
+    checkpoint_has_prefix = bool(prefix) and any(k.startswith(prefix + ".") for k in checkpoint_keys)
+    present = set(checkpoint_keys)
+
+    def rename(key: str) -> str | None:
+        for old, new in _LEGACY_SUFFIXES:
+            if key.endswith(old) and key.removesuffix(old) + new not in present:
+                key = key.removesuffix(old) + new
+        if model_has_prefix and not checkpoint_has_prefix:
+            candidate = f"{prefix}.{key}"
+            return candidate if candidate in model_keys else key
+        if checkpoint_has_prefix and not model_has_prefix:
+            return key.removeprefix(prefix + ".") if key.startswith(prefix + ".") else None
+        return key
+
+    return rename
+
+
+def _wrap_like(placeholder: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
+    if isinstance(placeholder, nn.Parameter):
+        return nn.Parameter(tensor, requires_grad=placeholder.requires_grad)
+    return tensor
+
+
+def _assign(model: nn.Module, name: str, value: torch.Tensor) -> None:
+    module_path, _, local = name.rpartition(".")
+    module = model.get_submodule(module_path) if module_path else model
+    _set_local(module, local, value)
+
+
+def _set_local(module: nn.Module, name: str, value: torch.Tensor) -> None:
+    if name in module._parameters:
+        module._parameters[name] = value  # type: ignore[assignment]
+    else:
+        module._buffers[name] = value
+
+
+def _report(model: PreTrainedModel, info: LoadingInfo, name: Any) -> None:
+    if info.missing_keys:
+        logger.warning(
+            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: "
+            "%s. You should probably train this model on a downstream task before using it.",
+            type(model).__name__,
+            name,
+            info.missing_keys,
+        )
+    if info.mismatched_keys:
+        logger.warning(
+            "Some weights of %s were re-initialized because their shapes differ from the checkpoint at %s: %s",
+            type(model).__name__,
+            name,
+            [f"{k}: checkpoint {a} vs model {b}" for k, a, b in info.mismatched_keys],
+        )
+    if info.unexpected_keys:
+        logger.info(
+            "Some weights of the checkpoint at %s were not used by %s: %s",
+            name,
+            type(model).__name__,
+            info.unexpected_keys,
+        )
+
+
+def _unique_tensors(model: nn.Module, state_dict: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    """The state dict with tied tensors kept once (first name) and each tensor contiguous."""
+    source = state_dict if state_dict is not None else model.state_dict(keep_vars=False)
+    seen: dict[tuple[int, int, tuple[int, ...]], str] = {}
+    unique: dict[str, torch.Tensor] = {}
+    for name, tensor in source.items():
+        if tensor.device.type == "meta":
+            raise WeightsError(f"cannot save {name!r}: it has no data (meta device)")
+        identity = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if tensor.numel() and identity in seen:
+            continue
+        seen[identity] = name
+        unique[name] = tensor.detach().contiguous()
+    # safetensors refuses tensors that share memory: copy any remaining overlapping views.
+    storages: set[int] = set()
+    for name, tensor in unique.items():
+        pointer = tensor.untyped_storage().data_ptr()
+        if tensor.numel() and pointer in storages:
+            unique[name] = tensor.clone()
+        storages.add(pointer)
+    return unique
+
+
+def _split_shards(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor
+        size += nbytes
+    return shards
+
+
+def _parse_size(size: int | str) -> int:
+    """``"5GB"`` -> 5_000_000_000, ``"10MiB"`` -> 10 * 2**20, ints pass through."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B?\s*", size.upper())
+    if not match:
+        raise ValueError(f"max_shard_size {size!r} is not a size like '5GB' or '200MiB'")
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    return int(float(number) * base ** " KMGT".index(unit or " "))
+
+
+def _remove_stale_weights(directory: Path, keep: set[str]) -> None:
+    pattern = re.compile(r"^(model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json)$")
+    for path in directory.iterdir():
+        if path.name not in keep and pattern.match(path.name):
+            path.unlink()

@@ -1,0 +1,223 @@
+"""model_type -> classes: what plugins declared plus runtime ``register(...)`` calls.
+
+Plugins declare lazy ``"module:Class"`` strings; a string is imported on first lookup and
+the class cached. Runtime registrations (``AutoConfig.register`` ...) always win over
+plugins. When two plugins declare the same key, the choice is deterministic (preference
+order from ``AUTOHUB_PLUGINS``, else entry-point name) and a warning says which won.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from autohub_core.errors import PluginError, UnknownModelTypeError
+
+__all__ = ["Declaration", "Registry", "import_target"]
+
+KINDS = ("config", "tokenizer", "model", "head")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_MODEL_TYPE = re.compile(r"^[A-Za-z0-9][\w.\-]*$")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One lazy class declared by a plugin: ``kind`` for ``model_type`` (and ``task``)."""
+
+    kind: str
+    model_type: str
+    task: str | None
+    target: str
+    plugin: str
+
+    @classmethod
+    def from_hook(cls, kind: str, args: Sequence[object], plugin: str) -> Declaration:
+        """Validate the arguments a plugin passed to ``register`` in a hook."""
+        expected = 3 if kind == "head" else 2
+        if len(args) != expected or not all(isinstance(arg, str) for arg in args):
+            shape = "(model_type, task, 'module:Class')" if kind == "head" else "(model_type, 'module:Class')"
+            raise PluginError(f"{kind} registration must be register{shape} with strings, got {args!r}")
+        model_type, *rest = args
+        task = rest[0] if kind == "head" else None
+        target = rest[-1]
+        assert isinstance(model_type, str) and isinstance(target, str)
+        if not _MODEL_TYPE.match(model_type):
+            raise PluginError(f"invalid model_type {model_type!r} in a {kind} registration")
+        if not _TARGET.match(target):
+            raise PluginError(
+                f"invalid target {target!r} for {model_type!r}: expected 'package.module:Class'"
+            )
+        return cls(kind, model_type, task if isinstance(task, str) else None, target, plugin)
+
+
+def import_target(target: str) -> Any:
+    """Import ``"package.module:Attr"``; failures raise :class:`PluginError` naming both."""
+    module_name, _, attribute_path = target.partition(":")
+    try:
+        value: Any = importlib.import_module(module_name)
+    except Exception as error:
+        raise PluginError(f"cannot import module {module_name!r} (for {target}): {error}") from error
+    for part in attribute_path.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError as error:
+            raise PluginError(f"module {module_name!r} has no attribute {attribute_path!r}") from error
+    return value
+
+
+class Registry:
+    """Thread-safe store of declared and runtime-registered classes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._declared: dict[tuple[str, str, str | None], list[Declaration]] = {}
+        self._runtime: dict[tuple[str, str, str | None], Any] = {}
+        self._resolved: dict[tuple[str, str, str | None], Any] = {}
+        self._winner: dict[tuple[str, str, str | None], Declaration] = {}
+        self.discovered = False
+        self.conflicts: list[str] = []
+
+    # -- filled by discovery ---------------------------------------------------------
+
+    def declare(self, declaration: Declaration) -> None:
+        with self._lock:
+            key = (declaration.kind, declaration.model_type, declaration.task)
+            self._declared.setdefault(key, []).append(declaration)
+
+    def mark_discovered(self, preference: Sequence[str], env_var: str) -> None:
+        """Pick one declaration per key (deterministically) and record conflicts."""
+        with self._lock:
+            rank = {name: index for index, name in enumerate(preference)}
+            self._winner.clear()
+            self.conflicts.clear()
+            for key, candidates in sorted(self._declared.items(), key=lambda item: str(item[0])):
+                ordered = sorted(candidates, key=lambda d: (rank.get(d.plugin, len(rank)), d.plugin))
+                self._winner[key] = ordered[0]
+                distinct = {d.target for d in ordered}
+                if len(distinct) > 1:
+                    kind, model_type, task = key
+                    what = f"{kind} {model_type!r}" + (f" task {task!r}" if task else "")
+                    message = (
+                        f"plugins {[d.plugin for d in ordered]} all provide {what}; using "
+                        f"{ordered[0].plugin!r} ({ordered[0].target}). Set {env_var}="
+                        f"'{','.join(d.plugin for d in ordered)}' (preferred first) or block one with "
+                        f"'-name' to choose."
+                    )
+                    self.conflicts.append(message)
+                    warnings.warn(message, stacklevel=4)
+            self.discovered = True
+
+    def clear_declarations(self) -> None:
+        with self._lock:
+            self._declared.clear()
+            self._winner.clear()
+            self._resolved.clear()
+            self.conflicts.clear()
+            self.discovered = False
+
+    # -- runtime registration ------------------------------------------------------
+
+    def register(self, kind: str, model_type: str, value: Any, task: str | None = None) -> None:
+        with self._lock:
+            key = (kind, model_type, task)
+            self._runtime[key] = value
+            self._resolved.pop(key, None)
+
+    def has(self, kind: str, model_type: str, task: str | None = None) -> bool:
+        key = (kind, model_type, task)
+        with self._lock:
+            return key in self._runtime or key in self._winner
+
+    # -- lookups ------------------------------------------------------------------
+
+    def lookup(self, kind: str, model_type: str, task: str | None = None) -> Any:
+        """The class for ``(kind, model_type, task)``; imports a lazy target on first use."""
+        key = (kind, model_type, task)
+        with self._lock:
+            if key in self._runtime:
+                return self._runtime[key]
+            if key in self._resolved:
+                return self._resolved[key]
+            declaration = self._winner.get(key)
+        if declaration is None:
+            raise self._unknown(kind, model_type, task)
+        value = import_target(declaration.target)
+        with self._lock:
+            self._resolved.setdefault(key, value)
+            return self._resolved[key]
+
+    def source(self, kind: str, model_type: str, task: str | None = None) -> str | None:
+        """Which plugin (or "runtime") provides a key, without importing it."""
+        key = (kind, model_type, task)
+        with self._lock:
+            if key in self._runtime:
+                return "runtime"
+            winner = self._winner.get(key)
+            return winner.plugin if winner else None
+
+    def target(self, kind: str, model_type: str, task: str | None = None) -> str | None:
+        """The ``module:Class`` string (or runtime class path) for a key, without importing."""
+        key = (kind, model_type, task)
+        with self._lock:
+            if key in self._runtime:
+                value = self._runtime[key]
+                return f"{value.__module__}:{value.__qualname__}"
+            winner = self._winner.get(key)
+            return winner.target if winner else None
+
+    def model_types(self, kind: str = "config") -> list[str]:
+        with self._lock:
+            keys = set(self._runtime) | set(self._winner)
+        return sorted({model_type for k, model_type, _ in keys if k == kind})
+
+    def tasks(self, model_type: str) -> list[str]:
+        with self._lock:
+            keys = set(self._runtime) | set(self._winner)
+        return sorted({task for kind, mt, task in keys if kind == "head" and mt == model_type and task})
+
+    def items(self, kind: str) -> list[tuple[str, str | None, str]]:
+        """(model_type, task, target) for every key of ``kind``, sorted, without importing."""
+        with self._lock:
+            keys = sorted(k for k in set(self._runtime) | set(self._winner) if k[0] == kind)
+        return [(mt, task, self.target(kind, mt, task) or "") for _, mt, task in keys]
+
+    def find_tokenizer_by_name(self, class_name: str) -> Any | None:
+        """The registered tokenizer class whose name matches (``BertTokenizerFast`` ~ ``BertTokenizer``)."""
+        wanted = class_name.removesuffix("Fast")
+        with self._lock:
+            runtime = [(k, v) for k, v in self._runtime.items() if k[0] == "tokenizer"]
+            declared = [(k, d) for k, d in self._winner.items() if k[0] == "tokenizer"]
+        for _, value in runtime:
+            if getattr(value, "__name__", "").removesuffix("Fast") == wanted:
+                return value
+        for key, declaration in sorted(declared, key=lambda item: item[0]):
+            if declaration.target.rpartition(":")[2].rpartition(".")[2].removesuffix("Fast") == wanted:
+                return self.lookup(*key)
+        return None
+
+    def _unknown(self, kind: str, model_type: str, task: str | None) -> UnknownModelTypeError:
+        known = self.model_types("config")
+        installed = ", ".join(known) if known else "none"
+        if kind == "head" and self.has("config", model_type):
+            offered = ", ".join(self.tasks(model_type)) or "none"
+            return UnknownModelTypeError(
+                f"no installed plugin provides a {task!r} head for model_type {model_type!r} "
+                f"(its heads: {offered}); install a plugin that adds it or register one with "
+                "AutoModelFor<Task>.register(ConfigClass, ModelClass)"
+            )
+        if kind != "config" and self.has("config", model_type):
+            return UnknownModelTypeError(
+                f"model_type {model_type!r} has a config but no {kind} class registered; "
+                f"the plugin providing it does not offer one"
+            )
+        package = f"autohub-{model_type.replace('_', '-')}"
+        return UnknownModelTypeError(
+            f"no plugin provides model_type {model_type!r} (installed model types: {installed}); "
+            f"pip install {package} (or the plugin package providing it), or register it at runtime "
+            "with AutoConfig.register"
+        )
