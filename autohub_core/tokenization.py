@@ -237,7 +237,7 @@ class PreTrainedTokenizer:
     #: init keyword → file name of the legacy vocabulary files (e.g. ``{"vocab_file": "vocab.txt"}``).
     vocab_files_names: ClassVar[dict[str, str]] = {}
     #: The inputs the model's forward takes; the first one is what ``pad`` pads.
-    model_input_names: ClassVar[list[str]] = ["input_ids", "token_type_ids", "attention_mask"]
+    model_input_names: ClassVar[list[str]] = ["input_ids", "attention_mask"]
     padding_side: str = "right"
     truncation_side: str = "right"
     #: Special tokens used when neither the files nor the caller name them.
@@ -280,8 +280,9 @@ class PreTrainedTokenizer:
             name: _as_token(kwargs.pop(name, self.default_special_tokens.get(name)))
             for name in SPECIAL_TOKENS_ATTRIBUTES
         }
-        extra = kwargs.pop("extra_special_tokens", None) or kwargs.pop("additional_special_tokens", None)
-        kwargs.pop("additional_special_tokens", None)
+        extra = kwargs.pop("extra_special_tokens", None)  # transformers 5's name
+        legacy_extra = kwargs.pop("additional_special_tokens", None)
+        extra = extra or legacy_extra
         if isinstance(extra, Mapping):
             extra = list(extra.values())
         self._extra_special_tokens: list[str | AddedToken] = [_as_token(token) for token in extra or []]
@@ -305,7 +306,14 @@ class PreTrainedTokenizer:
         elif tokenizer_file is not None:
             backend = _load_tokenizer_json(Path(tokenizer_file))
         else:
-            backend = self._backend_from_legacy_files(legacy_files, self.init_kwargs)
+            missing = [f"{key}=" for key in self.vocab_files_names if key not in legacy_files]
+            if missing:
+                raise TokenizerError(
+                    f"{type(self).__name__} needs tokenizer_object=, tokenizer_file= or {', '.join(missing)}"
+                )
+            backend = self._backend_from_legacy_files(
+                legacy_files, {**self.init_kwargs, **self.special_tokens_map}
+            )
         backend.no_truncation()
         backend.no_padding()
         backend.encode_special_tokens = self.split_special_tokens
@@ -314,6 +322,15 @@ class PreTrainedTokenizer:
 
         self._add_missing_tokens(added_tokens_decoder)
         self._configure_backend(backend)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_backend_lock"]  # locks cannot be pickled; each copy gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._backend_lock = threading.RLock()
 
     # ----------------------------------------------------------------- family hooks
 
@@ -888,7 +905,10 @@ class PreTrainedTokenizer:
         config: dict[str, Any] = dict(self.init_kwargs)
         config.update(
             {
-                "tokenizer_class": type(self).__name__,
+                # The generic class is transformers' PreTrainedTokenizerFast (its TokenizersBackend).
+                "tokenizer_class": (
+                    "PreTrainedTokenizerFast" if type(self) is PreTrainedTokenizer else type(self).__name__
+                ),
                 "model_max_length": self.model_max_length,
                 "padding_side": self.padding_side,
                 "truncation_side": self.truncation_side,

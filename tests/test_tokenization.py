@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pathlib
@@ -68,7 +69,7 @@ def _ids(*words: str) -> list[int]:
 def test_batch_encoding_is_a_dict_with_attribute_access(tokenizer: PreTrainedTokenizer) -> None:
     encoding = tokenizer("hello world")
     assert isinstance(encoding, BatchEncoding)
-    assert list(encoding.keys()) == ["input_ids", "token_type_ids", "attention_mask"]
+    assert list(encoding.keys()) == ["input_ids", "attention_mask"]
     assert encoding.input_ids == encoding["input_ids"] == _ids("<s>", "hello", "world", "</s>")
     assert {**encoding}["attention_mask"] == [1, 1, 1, 1]
     assert encoding.tokens() == ["<s>", "hello", "world", "</s>"]
@@ -82,10 +83,10 @@ def test_batch_encoding_is_a_dict_with_attribute_access(tokenizer: PreTrainedTok
 
 
 def test_batch_encoding_unpacks_into_a_function(tokenizer: PreTrainedTokenizer) -> None:
-    def forward(input_ids: Any, token_type_ids: Any, attention_mask: Any) -> int:
-        return len(input_ids) + len(token_type_ids) + len(attention_mask)
+    def forward(input_ids: Any, attention_mask: Any) -> int:
+        return len(input_ids) + len(attention_mask)
 
-    assert forward(**tokenizer("hello")) == 9
+    assert forward(**tokenizer("hello")) == 6
 
 
 def test_batch_encoding_slices_and_pickles(tokenizer: PreTrainedTokenizer) -> None:
@@ -134,7 +135,7 @@ def test_single_input_is_unbatched_and_batch_is_batched(tokenizer: PreTrainedTok
 
 
 def test_pairs_get_type_ids(tokenizer: PreTrainedTokenizer) -> None:
-    encoding = tokenizer("hello", "world")
+    encoding = tokenizer("hello", "world", return_token_type_ids=True)
     assert encoding["input_ids"] == _ids("<s>", "hello", "</s>", "world", "</s>")
     assert encoding["token_type_ids"] == [0, 0, 0, 1, 1]
     assert tokenizer([("hello", "world")])["input_ids"] == [encoding["input_ids"]]
@@ -366,7 +367,7 @@ def test_save_writes_the_three_files(saved_dir: pathlib.Path) -> None:
         "tokenizer_config.json",
     ]
     config = json.loads((saved_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
-    assert config["tokenizer_class"] == "PreTrainedTokenizer"
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert config["model_max_length"] == 16
     assert config["pad_token"] == "<pad>"
     assert config["added_tokens_decoder"]["0"] == {
@@ -394,6 +395,22 @@ def test_save_and_load_round_trip(tokenizer: PreTrainedTokenizer, tmp_path: path
     assert loaded.init_kwargs["custom_option"] == [1, 2]
     assert loaded.model_max_length == 16
     assert loaded.name_or_path == str(tmp_path)
+
+
+def test_transformers_loads_the_saved_tokenizer_identically(
+    tokenizer: PreTrainedTokenizer, tmp_path: pathlib.Path
+) -> None:
+    transformers = pytest.importorskip("transformers")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<x>"]})
+    tokenizer.add_tokens(["newword"])
+    tokenizer.save_pretrained(tmp_path)
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    texts = ["hello <x> world , newword", "the quick brown fox jumps over the lazy dog " * 3]
+    for options in ({}, {"padding": True, "truncation": True}, {"padding": "max_length"}):
+        assert dict(theirs(texts, **options)) == dict(tokenizer(texts, **options))
+    assert theirs.all_special_tokens == tokenizer.all_special_tokens
+    assert theirs.model_max_length == tokenizer.model_max_length
+    assert theirs.get_vocab() == tokenizer.get_vocab()
 
 
 def test_explicit_kwargs_override_files(saved_dir: pathlib.Path) -> None:
@@ -444,6 +461,17 @@ def test_save_failure_leaves_no_partial_files(
     with pytest.raises(OSError, match="disk full"):
         tokenizer.save_pretrained(tmp_path / "out")
     assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == before
+
+
+def test_tokenizer_pickles_and_deep_copies(tokenizer: PreTrainedTokenizer) -> None:
+    tokenizer.add_tokens(["newword"])
+    for clone in (pickle.loads(pickle.dumps(tokenizer)), copy.deepcopy(tokenizer)):
+        assert dict(clone(["hello newword", "fox"], padding=True)) == dict(
+            tokenizer(["hello newword", "fox"], padding=True)
+        )
+        assert clone.pad_token == "<pad>"
+        clone.add_tokens(["onlyinclone"])
+        assert "onlyinclone" not in tokenizer.get_vocab()
 
 
 def test_repr_names_the_essentials(tokenizer: PreTrainedTokenizer) -> None:

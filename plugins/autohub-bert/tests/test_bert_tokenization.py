@@ -501,6 +501,34 @@ def test_transformers_save_loads_in_autohub(minilm_dir: pathlib.Path, tmp_path: 
     _assert_same_call(ours, theirs, TEXTS, padding=True, return_offsets_mapping=True)
 
 
+# --------------------------------------------------------------------------- AutoTokenizer
+
+
+@pytest.mark.parametrize("kind", ["legacy", "full", "autohub-saved"])
+def test_auto_tokenizer_picks_bert_and_matches_transformers(
+    tmp_path: pathlib.Path, vocab_file: pathlib.Path, kind: str
+) -> None:
+    from autohub_core.auto import AutoTokenizer
+
+    if kind == "autohub-saved":
+        directory = tmp_path / "saved"
+        BertTokenizer(vocab_file=vocab_file, do_lower_case=False).save_pretrained(directory)
+    else:
+        builder = _legacy_dir if kind == "legacy" else _full_dir
+        directory = builder(tmp_path / "tok", vocab_file, do_lower_case=False)
+    ours = AutoTokenizer.from_pretrained(directory)
+    assert type(ours) is BertTokenizer
+    _assert_same_call(ours, transformers.AutoTokenizer.from_pretrained(directory), TEXTS, padding=True)
+
+
+def test_auto_tokenizer_on_minilm(minilm_dir: pathlib.Path) -> None:
+    from autohub_core.auto import AutoTokenizer
+
+    ours = AutoTokenizer.from_pretrained(minilm_dir)
+    assert type(ours) is BertTokenizer
+    _assert_same_call(ours, transformers.AutoTokenizer.from_pretrained(minilm_dir), PAIRS, truncation=True)
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -532,6 +560,24 @@ def test_direct_construction_from_vocab_file(vocab_file: pathlib.Path, tmp_path:
         _legacy_dir(tmp_path / "tok", vocab_file, do_lower_case=False)
     )
     _assert_same_call(ours, theirs, TEXTS, padding=True)
+
+
+def test_direct_construction_needs_a_vocabulary() -> None:
+    with pytest.raises(TokenizerError, match="vocab_file="):
+        BertTokenizer()
+
+
+def test_renamed_special_tokens_in_legacy_config_match_transformers(
+    tmp_path: pathlib.Path, vocab_file: pathlib.Path
+) -> None:
+    directory = _legacy_dir(tmp_path / "tok", vocab_file, unk_token="[MASK]", cls_token="[PAD]")
+    ours, theirs = (
+        BertTokenizer.from_pretrained(directory),
+        transformers.BertTokenizer.from_pretrained(directory),
+    )
+    result = _assert_same_call(ours, theirs, ["zzqx unknownish", "Hello"], padding=True)
+    assert result["input_ids"][1][0] == ours.convert_tokens_to_ids("[PAD]")
+    assert ours.unk_token_id == theirs.unk_token_id == ours.convert_tokens_to_ids("[MASK]")
 
 
 def test_module_does_not_import_torch() -> None:
