@@ -272,9 +272,9 @@ class PreTrainedModel(nn.Module):
         info = LoadingInfo()
         aliases = _alias_groups(self)  # name -> all names sharing that tensor (tied weights)
         expected = dict(_named_tensors(self))
-        rename = _key_mapper(self, source.keys())
+        rename = _key_mapper(self, source.names())
         loaded: set[str] = set()
-        for checkpoint_key in source:
+        for checkpoint_key in source.names():
             key = rename(checkpoint_key)
             if key is None or key not in expected:
                 info.unexpected_keys.append(checkpoint_key)
@@ -446,10 +446,13 @@ class _WeightsSource:
         tried = ", ".join(filename for filename, _ in candidates)
         raise CheckpointNotFoundError(f"{name} has no weights file: looked for {tried}")
 
-    def keys(self) -> list[str]:
+    def names(self) -> list[str]:
         if self._state_dict is not None:
             return list(self._state_dict)
         return list(self._files)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
 
     def describe(self, key: str) -> str:
         return str(self._files.get(key, "state_dict"))
@@ -577,7 +580,7 @@ def _resolve_dtype(
         if declared in _DTYPES:
             return _DTYPES[declared]
         if source is not None:
-            for key in source:
+            for key in source.names():
                 tensor_dtype = source.dtype_of(key)
                 if tensor_dtype.is_floating_point:
                     return tensor_dtype
