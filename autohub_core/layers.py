@@ -97,6 +97,11 @@ def attention(
     computes them explicitly (same math) so they can be returned.
     ``mask`` is additive (0 / large negative) and broadcast to (batch, heads, q, k).
     """
+    if is_causal and mask is not None:
+        q_len, k_len = query.shape[-2], key.shape[-2]
+        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=query.device).tril(k_len - q_len)
+        mask = mask.masked_fill(~causal, torch.finfo(mask.dtype).min)
+        is_causal = False
     if not output_attentions:
         output = F.scaled_dot_product_attention(
             query,
@@ -105,7 +110,7 @@ def attention(
             attn_mask=mask,
             dropout_p=dropout,
             scale=scale,
-            is_causal=is_causal and mask is None,
+            is_causal=is_causal,
         )
         return output, None
     scale = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale

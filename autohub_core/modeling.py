@@ -451,9 +451,6 @@ class _WeightsSource:
             return list(self._state_dict)
         return list(self._files)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
     def describe(self, key: str) -> str:
         return str(self._files.get(key, "state_dict"))
 
