@@ -1,0 +1,1 @@
+"""DistilBERT family plugin for autohub."""
