@@ -25,6 +25,7 @@ from torch import nn
 from autohub_core._io import atomic_path, atomic_write_text
 from autohub_core.configuration import PretrainedConfig
 from autohub_core.errors import (
+    AutohubError,
     CheckpointNotFoundError,
     ConfigError,
     UnsupportedFeatureError,
@@ -169,12 +170,15 @@ class PreTrainedModel(nn.Module):
         """A randomly initialised model for ``config`` (``dtype=`` optional)."""
         dtype = _resolve_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)), config, None)
         config = copy.deepcopy(config)
+        with torch.device("meta"):  # measure first: an absurd config is refused before allocating
+            probe = _construct(cls, config, args, kwargs)
+        _check_fits_in_memory(probe._tensors(), dtype, torch.get_default_device(), cls.__name__)
         if dtype is None:
-            return cls(config, *args, **kwargs)
+            return _construct(cls, config, args, kwargs)
         previous = torch.get_default_dtype()
         torch.set_default_dtype(dtype)
         try:
-            model = cls(config, *args, **kwargs)
+            model = _construct(cls, config, args, kwargs)
         finally:
             torch.set_default_dtype(previous)
         model.config.dtype = str(dtype).removeprefix("torch.")
@@ -222,7 +226,7 @@ class PreTrainedModel(nn.Module):
         config.dtype = str(target_dtype).removeprefix("torch.")
 
         with torch.device("meta"):
-            model = cls(config, *model_args, **model_kwargs)
+            model = _construct(cls, config, model_args, model_kwargs)
         info = model._load_weights(source, target_dtype, target_device, ignore_mismatched_sizes)
         model.name_or_path = str(pretrained_model_name_or_path or "")
         model.config.name_or_path = model.name_or_path
@@ -284,12 +288,6 @@ class PreTrainedModel(nn.Module):
             placeholder = expected[key]
             tensor = source.get(checkpoint_key)
             if tuple(tensor.shape) != tuple(placeholder.shape):
-                if not ignore_mismatched_sizes:
-                    raise WeightsError(
-                        f"{source.describe(checkpoint_key)}: tensor {checkpoint_key!r} has shape "
-                        f"{tuple(tensor.shape)} but {type(self).__name__} expects {tuple(placeholder.shape)}; "
-                        "check the config, or pass ignore_mismatched_sizes=True to re-initialise it"
-                    )
                 info.mismatched_keys.append((key, tuple(tensor.shape), tuple(placeholder.shape)))
                 continue
             if tensor.is_floating_point() and placeholder.is_floating_point():
@@ -300,6 +298,15 @@ class PreTrainedModel(nn.Module):
             for name in aliases.get(key, (key,)):
                 _assign(self, name, new_value)
                 loaded.add(name)
+        if info.mismatched_keys and not ignore_mismatched_sizes:
+            details = "; ".join(
+                f"{key}: checkpoint {found} vs model {wanted}" for key, found, wanted in info.mismatched_keys
+            )
+            raise WeightsError(
+                f"{source.describe(info.mismatched_keys[0][0])}: tensor shapes differ from what "
+                f"{type(self).__name__} expects ({details}); check the config, or pass "
+                "ignore_mismatched_sizes=True to re-initialise them"
+            )
         self._materialize_missing(dtype, device)
         self.tie_weights()
         mismatched = {key for key, _, _ in info.mismatched_keys}
@@ -316,6 +323,8 @@ class PreTrainedModel(nn.Module):
 
     def _materialize_missing(self, dtype: torch.dtype, device: torch.device) -> None:
         """Allocate and initialise every tensor still on the meta device."""
+        still_meta = (tensor for tensor in self._tensors() if tensor.is_meta)
+        _check_fits_in_memory(still_meta, dtype, device, type(self).__name__)
         for module in self.modules():
             pending = [
                 (name, tensor)
@@ -452,7 +461,10 @@ class _WeightsSource:
         return list(self._files)
 
     def describe(self, key: str) -> str:
-        return str(self._files.get(key, "state_dict"))
+        """The file holding ``key`` (or the first file, or "state_dict") for error messages."""
+        if self._state_dict is not None:
+            return "state_dict"
+        return str(self._files.get(key) or next(iter(self._files.values())))
 
     def dtype_of(self, key: str) -> torch.dtype:
         """The stored dtype of ``key`` without reading the tensor's data."""
@@ -545,6 +557,52 @@ def _refuse_unsupported(kwargs: dict[str, Any]) -> None:
             "model code comes only from installed plugins (pip install the family's plugin)"
         )
     kwargs.pop("trust_remote_code", None)
+
+
+def _construct(cls: type[PreTrainedModel], config: PretrainedConfig, args: Any, kwargs: Any) -> Any:
+    """``cls(config)``; a config that cannot build the module (negative sizes, wrong types) is a ConfigError."""
+    try:
+        return cls(config, *args, **kwargs)
+    except AutohubError:
+        raise
+    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError) as error:
+        reason = (str(error).splitlines() or [""])[0]
+        raise ConfigError(
+            f"cannot build {cls.__name__} from this config ({type(error).__name__}: {reason}); "
+            "check the size and type of its keys in config.json"
+        ) from error
+
+
+def _memory_of(device: torch.device) -> int | None:
+    """Total memory of ``device`` in bytes, when it can be known."""
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_properties(device).total_memory
+    if device.type == "cpu" and hasattr(os, "sysconf"):
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            return None
+    return None
+
+
+def _check_fits_in_memory(
+    tensors: Iterator[torch.Tensor], dtype: torch.dtype | None, device: torch.device, owner: str
+) -> None:
+    """Refuse, before allocating, tensors larger than the device's memory (absurd config sizes)."""
+    limit = _memory_of(device)
+    if limit is None:
+        return
+    unique = {id(tensor): tensor for tensor in tensors}.values()
+    total = sum(
+        t.numel() * (dtype.itemsize if dtype is not None and t.is_floating_point() else t.element_size())
+        for t in unique
+    )
+    if total > limit:
+        raise ConfigError(
+            f"{owner} with this config needs {total / 2**30:,.1f} GiB for its weights, more than the "
+            f"{limit / 2**30:,.1f} GiB of {device}; check the size keys of config.json "
+            "(hidden_size, vocab_size, num_hidden_layers ...)"
+        )
 
 
 def _resolve_device(device: str | torch.device | None, device_map: Any) -> torch.device:

@@ -168,7 +168,7 @@ def _discover(registry: Registry) -> None:
         except Exception as error:  # isolate every plugin fault, whatever it is
             info.error = f"{type(error).__name__}: {error}"
             info.declarations = []
-            if manager.is_registered(name=entry_point.name):
+            if manager.has_plugin(entry_point.name):
                 manager.unregister(name=entry_point.name)
             warnings.warn(
                 f"autohub plugin {entry_point.name!r} ({entry_point.value}) failed to load and is "

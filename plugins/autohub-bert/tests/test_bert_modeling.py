@@ -117,7 +117,7 @@ def test_every_head_matches_transformers(tmp_path: pathlib.Path, class_name: str
         actual = model(**inputs, **labels, output_hidden_states=True)
     assert_outputs_close(actual, expected)
     if labels:
-        assert "loss" in actual.keys() and actual.loss.ndim == 0
+        assert "loss" in actual and actual.loss.ndim == 0
 
 
 @pytest.mark.parametrize("class_name", ["BertModel", "BertForMaskedLM", "BertForSequenceClassification"])
