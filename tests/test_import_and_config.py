@@ -102,7 +102,7 @@ def test_auto_classes_cannot_be_instantiated() -> None:
 
 
 def test_errors_are_typed_and_actionable(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(CheckpointNotFoundError, match="config.json"):
+    with pytest.raises(CheckpointNotFoundError, match=r"config\.json"):
         ah.AutoConfig.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"config\.json is not valid JSON"):

@@ -127,14 +127,14 @@ def test_size_mismatch_raises_or_reinitialises(save_hf_bert) -> None:
 
 def test_missing_and_corrupt_weights_name_the_file(tmp_path: pathlib.Path, save_hf_bert) -> None:
     ah.AutoConfig.from_pretrained(save_hf_bert("BertModel")).save_pretrained(tmp_path)
-    with pytest.raises(CheckpointNotFoundError, match="model.safetensors"):
+    with pytest.raises(CheckpointNotFoundError, match=r"model\.safetensors"):
         ah.AutoModel.from_pretrained(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
-    with pytest.raises(WeightsError, match="model.safetensors"):
+    with pytest.raises(WeightsError, match=r"model\.safetensors"):
         ah.AutoModel.from_pretrained(tmp_path)
     original = (save_hf_bert("BertModel") / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(original[: len(original) // 2])
-    with pytest.raises(WeightsError, match="model.safetensors"):
+    with pytest.raises(WeightsError, match=r"model\.safetensors"):
         ah.AutoModel.from_pretrained(tmp_path)
 
 
