@@ -1,0 +1,575 @@
+"""The ``autohub`` command: ``autohub plugins | inspect | run``.
+
+``plugins`` lists what discovery found, ``inspect`` summarises a checkpoint without
+loading its weights, ``run`` executes a task (:mod:`autohub_core.tasks`) on texts from the
+arguments, a file, or stdin. Errors autohub raises on purpose print one line and exit with
+status 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from autohub_core.errors import AutohubError, WeightsError
+
+__all__ = ["checkpoint_summary", "main", "plugins_summary"]
+
+EXIT_USAGE = 2
+_SAFETENSORS_DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+}
+_SAFETENSORS_DTYPE_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+_CONFIG_SUMMARY_KEYS = (
+    "model_type",
+    "architectures",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "num_labels",
+    "problem_type",
+    "dtype",
+)
+
+
+# -- plugins --------------------------------------------------------------------------------------
+
+
+def plugins_summary() -> dict[str, Any]:
+    """What plugin discovery found: each plugin with what it declares, and any conflicts."""
+    from autohub_core.plugins import get_registry, list_plugins
+
+    plugins = []
+    for info in list_plugins():
+        declared: dict[str, Any] = {"model_types": [], "heads": {}, "tokenizers": {}, "models": {}}
+        for declaration in info.declarations:
+            if declaration.kind == "config":
+                declared["model_types"].append(declaration.model_type)
+            elif declaration.kind == "head":
+                declared["heads"].setdefault(declaration.model_type, {})[declaration.task] = (
+                    declaration.target
+                )
+            elif declaration.kind == "tokenizer":
+                declared["tokenizers"][declaration.model_type] = declaration.target
+            else:
+                declared["models"][declaration.model_type] = declaration.target
+        plugins.append(
+            {
+                "name": info.name,
+                "module": info.module,
+                "distribution": info.distribution,
+                "version": info.version,
+                "loaded": info.loaded,
+                "error": info.error,
+                **declared,
+            }
+        )
+    return {"plugins": plugins, "conflicts": list(get_registry().conflicts)}
+
+
+def _print_plugins(summary: dict[str, Any], out: TextIO) -> None:
+    if not summary["plugins"]:
+        out.write("no autohub plugins installed (pip install autohub-<family>)\n")
+    for plugin in summary["plugins"]:
+        origin = f"{plugin['distribution'] or '?'} {plugin['version'] or ''}".strip()
+        if not plugin["loaded"]:
+            out.write(f"{plugin['name']} ({origin}): FAILED to load: {plugin['error']}\n")
+            continue
+        out.write(f"{plugin['name']} ({origin}) [{plugin['module']}]\n")
+        out.write(f"  model types: {', '.join(plugin['model_types']) or '-'}\n")
+        for model_type, target in sorted(plugin["models"].items()):
+            out.write(f"  model {model_type}: {target}\n")
+        for model_type, heads in sorted(plugin["heads"].items()):
+            out.write(f"  heads {model_type}:\n")
+            for task, target in sorted(heads.items()):
+                out.write(f"    {task} -> {target}\n")
+        for model_type, target in sorted(plugin["tokenizers"].items()):
+            out.write(f"  tokenizer {model_type}: {target}\n")
+    for conflict in summary["conflicts"]:
+        out.write(f"conflict: {conflict}\n")
+
+
+# -- inspect --------------------------------------------------------------------------------------
+
+
+def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
+    """Config, resolved plugin and classes, parameter count and dtypes of a checkpoint.
+
+    Parameters are counted from the safetensors headers (no tensor data is read); a
+    checkpoint without safetensors is counted by building the model on the meta device.
+    """
+    from autohub_core.auto import BASE_TASK, TASKS, AutoConfig
+    from autohub_core.hub import HubOptions
+    from autohub_core.plugins import get_registry
+
+    options = HubOptions.pop_from(dict(hub_options))
+    config = AutoConfig.from_pretrained(name_or_path, **vars(options))
+    registry = get_registry()
+    model_type = config.model_type
+    plugin_name = registry.source("config", model_type)
+    plugin = next((p for p in _plugin_infos() if p.name == plugin_name), None)
+    classes: dict[str, str | None] = {}
+    for auto_name, task in TASKS.items():
+        if task == BASE_TASK:
+            classes[auto_name] = registry.target("model", model_type)
+        else:
+            classes[auto_name] = registry.target("head", model_type, task)
+    classes["AutoConfig"] = registry.target("config", model_type)
+    classes["AutoTokenizer"] = registry.target("tokenizer", model_type)
+    config_dict = config.to_dict()
+    weights = _weights_summary(name_or_path, options)
+    if weights is None:
+        weights = _meta_weights_summary(config)
+    return {
+        "name_or_path": str(name_or_path),
+        "model_type": model_type,
+        "plugin": plugin_name,
+        "distribution": plugin.distribution if plugin else None,
+        "version": plugin.version if plugin else None,
+        "config": {key: config_dict[key] for key in _CONFIG_SUMMARY_KEYS if config_dict.get(key) is not None},
+        "labels": [config.id2label[i] for i in sorted(config.id2label)]
+        if config_dict.get("id2label")
+        else [],
+        "classes": classes,
+        **weights,
+    }
+
+
+def _plugin_infos() -> list[Any]:
+    from autohub_core.plugins import list_plugins
+
+    return list_plugins()
+
+
+def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
+    """Count parameters from the safetensors header(s): the 8-byte length and the JSON after it."""
+    from autohub_core.hub import resolve_file
+    from autohub_core.modeling import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+
+    single = resolve_file(name_or_path, SAFE_WEIGHTS_NAME, options, required=False)
+    if single is not None:
+        files = [single]
+    else:
+        index = resolve_file(name_or_path, SAFE_WEIGHTS_INDEX_NAME, options, required=False)
+        if index is None:
+            return None
+        try:
+            weight_map = json.loads(Path(index).read_text(encoding="utf-8"))["weight_map"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise WeightsError(f"{index} is not a valid weights index: {error}") from error
+        files = [resolve_file(name_or_path, shard, options) for shard in sorted(set(weight_map.values()))]
+    parameters = 0
+    dtypes: Counter[str] = Counter()
+    size = 0
+    tensors = 0
+    for path in files:
+        assert path is not None
+        for entry in _read_safetensors_header(Path(path)).values():
+            count = 1
+            for dimension in entry["shape"]:
+                count *= dimension
+            parameters += count
+            tensors += 1
+            dtypes[_SAFETENSORS_DTYPE_NAMES.get(entry["dtype"], entry["dtype"].lower())] += count
+            size += count * _SAFETENSORS_DTYPE_BYTES.get(entry["dtype"], 0)
+    return {
+        "parameters": parameters,
+        "dtype": dtypes.most_common(1)[0][0] if dtypes else None,
+        "dtypes": dict(dtypes),
+        "tensors": tensors,
+        "weights_bytes": size,
+        "weights_files": [Path(path).name for path in files if path is not None],
+        "counted_from": "safetensors header",
+    }
+
+
+def _read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The tensor entries of a safetensors file (name -> dtype, shape, offsets); reads the header only."""
+    try:
+        with path.open("rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > 100_000_000:
+                raise ValueError(f"header length {length} is implausible")
+            header = json.loads(handle.read(length))
+    except (OSError, struct.error, ValueError) as error:
+        raise WeightsError(f"{path} is not a valid safetensors file: {error}") from error
+    header.pop("__metadata__", None)
+    return header
+
+
+def _meta_weights_summary(config: Any) -> dict[str, Any]:
+    """Parameter count of a checkpoint without safetensors: build the base model on meta."""
+    import torch
+
+    from autohub_core.auto import AutoModel
+
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    dtype = config.dtype or "float32"
+    parameters = model.num_parameters()
+    return {
+        "parameters": parameters,
+        "dtype": str(dtype).removeprefix("torch."),
+        "dtypes": {str(dtype).removeprefix("torch."): parameters},
+        "tensors": len(list(model.parameters())),
+        "weights_bytes": None,
+        "weights_files": [],
+        "counted_from": "model built on the meta device (base model, no safetensors file)",
+    }
+
+
+def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
+    origin = f"{summary['distribution']} {summary['version']}" if summary["distribution"] else "runtime"
+    out.write(f"{summary['name_or_path']}\n")
+    out.write(f"  model_type: {summary['model_type']} (plugin {summary['plugin']}, {origin})\n")
+    for key, value in summary["config"].items():
+        if key != "model_type":
+            out.write(f"  {key}: {value}\n")
+    if summary["labels"]:
+        out.write(f"  labels: {', '.join(map(str, summary['labels']))}\n")
+    out.write(f"  parameters: {summary['parameters']:,} ({_human(summary['parameters'])})\n")
+    dtypes = ", ".join(f"{name} {count:,}" for name, count in summary["dtypes"].items())
+    out.write(f"  dtype: {summary['dtype']} ({dtypes}; counted from {summary['counted_from']})\n")
+    if summary["weights_files"]:
+        out.write(f"  weights: {', '.join(summary['weights_files'])} ({_human(summary['weights_bytes'])}B)\n")
+    out.write("  classes:\n")
+    for auto_name, target in summary["classes"].items():
+        out.write(f"    {auto_name}: {target or '-'}\n")
+
+
+def _human(number: int | None) -> str:
+    if number is None:
+        return "?"
+    value = float(number)
+    for unit in ("", "K", "M", "G", "T"):
+        if abs(value) < 1000 or unit == "T":
+            return f"{value:.1f}{unit}" if unit else f"{int(value)}"
+        value /= 1000
+    return str(number)
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """A minimal progress bar on stderr: ``label [#####     ] 12/40``."""
+
+    def __init__(self, total: int, label: str, stream: TextIO) -> None:
+        self.total, self.done, self.label, self.stream = total, 0, label, stream
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{' ' * (width - filled)}] {self.done}/{self.total}")
+        if self.done >= self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _read_texts(args: argparse.Namespace, stdin: TextIO) -> list[str]:
+    texts = list(args.texts)
+    if args.file is not None:
+        path = Path(args.file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise _UsageError(f"cannot read --file {path}: {error}") from error
+        texts.extend(line for line in lines if line.strip())
+    if not texts and args.file is None:
+        if stdin.isatty():
+            raise _UsageError("no input: give texts as arguments, --file PATH, or pipe lines on stdin")
+        texts.extend(line.rstrip("\n") for line in stdin if line.strip())
+    if not texts:
+        raise _UsageError("no input texts (empty file or stdin)")
+    return texts
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from autohub_core.tasks import load_task
+
+    if args.task == "feature-extraction" and args.similarity:
+        pass
+    elif args.similarity:
+        raise _UsageError("--similarity only applies to --task feature-extraction")
+    if args.context is not None and args.task != "question-answering":
+        raise _UsageError("--context only applies to --task question-answering")
+    texts = _read_texts(args, stdin)
+    hub = {"revision": args.revision, "cache_dir": args.cache_dir, "local_files_only": args.offline}
+    if args.task == "text-generation":
+        _require_generation()
+    task = load_task(args.model, args.task, device=args.device, dtype=args.dtype, **hub)
+    show_progress = args.progress or (err.isatty() and len(texts) > args.batch_size)
+    progress: Callable[[int], None] | None = (
+        _ProgressBar(len(texts), args.task, err) if show_progress and not args.similarity else None
+    )
+    common = {"batch_size": args.batch_size, "progress": progress}
+    if args.task == "token-classification":
+        results: Any = task.run(texts, aggregation=args.aggregation, **common)
+        _emit(args, out, texts, results, _format_entities)
+    elif args.task == "text-classification":
+        results = task.run(texts, top_k=args.top_k or 1, **common)
+        _emit(args, out, texts, results, _format_labels)
+    elif args.task == "fill-mask":
+        results = task.run(texts, top_k=args.top_k or 5, **common)
+        _emit(args, out, texts, results, _format_fill_mask)
+    elif args.task == "feature-extraction":
+        if args.similarity:
+            if progress is None and show_progress:
+                progress = _ProgressBar(len(texts), args.task, err)
+            scores = task.similarity(texts, batch_size=args.batch_size, progress=progress)
+            pairs = [(texts[2 * i], texts[2 * i + 1], score) for i, score in enumerate(scores)]
+            if args.json:
+                json.dump([{"text_1": a, "text_2": b, "similarity": s} for a, b, s in pairs], out)
+                out.write("\n")
+            else:
+                for a, b, score in pairs:
+                    out.write(f"{score:.6f}\t{a}\t{b}\n" if len(pairs) > 1 else f"{score:.6f}\n")
+        else:
+            results = task.run(texts, **common)
+            _emit(args, out, texts, results, _format_embedding)
+    elif args.task == "question-answering":
+        results = task.run(texts, context=args.context, **common)
+        _emit(args, out, texts, results, _format_answer)
+    else:
+        stream = None if args.json else _stream_to(out)
+        generated = []
+        for text in texts:
+            if stream is not None:
+                out.write(text)
+                out.flush()
+            generated.extend(task.run([text], max_new_tokens=args.max_new_tokens, stream=stream))
+            if stream is not None:
+                out.write("\n")
+        if args.json:
+            json.dump([{"text": t, "generated_text": g} for t, g in zip(texts, generated, strict=True)], out)
+            out.write("\n")
+    return 0
+
+
+def _require_generation() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("autohub_core.generation") is None:
+        raise _UsageError("text-generation needs autohub_core.generation, which this autohub version lacks")
+
+
+def _stream_to(out: TextIO) -> Callable[[str], None]:
+    def write(piece: str) -> None:
+        out.write(piece)
+        out.flush()
+
+    return write
+
+
+def _emit(
+    args: argparse.Namespace,
+    out: TextIO,
+    texts: Sequence[str],
+    results: Sequence[Any],
+    formatter: Callable[[Any], str],
+) -> None:
+    if args.json:
+        json.dump(
+            [{"text": text, "result": result} for text, result in zip(texts, results, strict=True)], out
+        )
+        out.write("\n")
+        return
+    for text, result in zip(texts, results, strict=True):
+        if len(texts) > 1:
+            out.write(f"{text}\n")
+        out.write(formatter(result))
+
+
+def _format_entities(entities: list[dict[str, Any]]) -> str:
+    if not entities:
+        return "  (no entities)\n"
+    lines = []
+    for entity in entities:
+        label = entity.get("entity_group", entity.get("entity"))
+        lines.append(
+            f"  {label}\t{entity['score']:.4f}\t{entity['start']}-{entity['end']}\t{entity['word']}\n"
+        )
+    return "".join(lines)
+
+
+def _format_labels(labels: list[dict[str, Any]]) -> str:
+    return "".join(f"  {item['label']}\t{item['score']:.4f}\n" for item in labels)
+
+
+def _format_fill_mask(per_mask: list[list[dict[str, Any]]]) -> str:
+    lines = []
+    for index, propositions in enumerate(per_mask):
+        if len(per_mask) > 1:
+            lines.append(f"  mask {index + 1}:\n")
+        lines.extend(f"  {p['score']:.4f}\t{p['token_str']}\t{p['sequence']}\n" for p in propositions)
+    return "".join(lines)
+
+
+def _format_embedding(embedding: list[float]) -> str:
+    return " ".join(f"{value:.6f}" for value in embedding) + "\n"
+
+
+def _format_answer(answer: dict[str, Any]) -> str:
+    return f"  {answer['answer']}\t{answer['score']:.4f}\t{answer['start']}-{answer['end']}\n"
+
+
+# -- argument parsing -------------------------------------------------------------------------
+
+
+class _UsageError(AutohubError):
+    """Bad command-line input (no texts, options that do not fit the task)."""
+
+
+_COMMANDS = {
+    "plugins": "list installed plugins and what they provide",
+    "inspect": "summarise a checkpoint without loading its weights",
+    "run": "run a model on texts",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The top level: global options, the command name, and the command's own arguments."""
+    from autohub_core import __version__
+
+    epilog = "commands:\n" + "".join(f"  {name:<9} {text}\n" for name, text in _COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="autohub",
+        description="Inspect autohub plugins and checkpoints, and run models on text.",
+        epilog=epilog + "\nrun 'autohub COMMAND --help' for a command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"autohub {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("command", choices=tuple(_COMMANDS), metavar="COMMAND", help=", ".join(_COMMANDS))
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _command_parser(command: str) -> argparse.ArgumentParser:
+    from autohub_core.tasks import AGGREGATION_STRATEGIES, TASK_NAMES
+
+    parser = argparse.ArgumentParser(prog=f"autohub {command}", description=_COMMANDS[command])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    if command == "plugins":
+        return parser
+    parser.add_argument("model", help="a local directory or a Hub repo id")
+    _add_hub_arguments(parser)
+    if command == "inspect":
+        return parser
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="input texts (else --file or stdin lines)")
+    parser.add_argument("--task", required=True, choices=TASK_NAMES)
+    parser.add_argument("--file", help="read texts from this file, one per line")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=8, help="texts per forward pass (default 8)"
+    )
+    parser.add_argument(
+        "--progress", action="store_true", help="show a progress bar even when stderr is no tty"
+    )
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default cpu)")
+    parser.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="weights dtype")
+    parser.add_argument(
+        "--top-k",
+        type=_positive_int,
+        help="labels (text-classification, default 1) or tokens (fill-mask, default 5)",
+    )
+    parser.add_argument(
+        "--aggregation",
+        choices=AGGREGATION_STRATEGIES,
+        default="none",
+        help="token-classification: how to group tokens into entities (default none)",
+    )
+    parser.add_argument(
+        "--similarity",
+        action="store_true",
+        help="feature-extraction: cosine similarity of each pair of texts",
+    )
+    parser.add_argument("--context", help="question-answering: the text to find answers in")
+    parser.add_argument("--max-new-tokens", type=_positive_int, default=20, help="text-generation length")
+    return parser
+
+
+def _add_hub_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--revision", help="Hub branch, tag or commit")
+    parser.add_argument("--cache-dir", help="Hub cache directory (default: the shared HF cache)")
+    parser.add_argument("--offline", action="store_true", help="use cached files only (local_files_only)")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    """Entry point of the ``autohub`` console script; returns the exit status."""
+    out, err = sys.stdout, sys.stderr
+    stdin = stdin if stdin is not None else sys.stdin
+    top = _parser().parse_args(argv)
+    args = _command_parser(top.command).parse_intermixed_args(top.arguments)
+    args.command = top.command
+    args.debug = args.debug or top.debug
+    try:
+        if args.command == "plugins":
+            summary = plugins_summary()
+            if args.json:
+                json.dump(summary, out, indent=2)
+                out.write("\n")
+            else:
+                _print_plugins(summary, out)
+            return 0
+        if args.command == "inspect":
+            hub = {"revision": args.revision, "cache_dir": args.cache_dir, "local_files_only": args.offline}
+            summary = checkpoint_summary(args.model, **hub)
+            if args.json:
+                json.dump(summary, out, indent=2)
+                out.write("\n")
+            else:
+                _print_summary(summary, out)
+            return 0
+        return _run(args, out, err, stdin)
+    except AutohubError as error:
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        err.write(f"autohub: error: {message}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        return 1
+    except KeyboardInterrupt:
+        err.write("autohub: interrupted\n")
+        return 130
+
+
+def _console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _console_main()

@@ -1,0 +1,622 @@
+"""Inference tasks over a model and its tokenizer: what ``autohub run`` executes.
+
+Each task loads the Auto class it needs, runs the model in batches without gradients, and
+turns logits into plain Python results (lists and dicts of str / int / float, ready for
+JSON). Results follow transformers' pipelines: token classification has the same
+aggregation strategies and output keys as ``TokenClassificationPipeline``, text
+classification the same softmax / sigmoid choice, fill-mask the same proposition keys.
+
+Use them from Python too::
+
+    task = load_task("path/to/model", "fill-mask")
+    task.run(["Paris is the [MASK] of France."], top_k=3)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+from autohub_core.errors import AutohubError
+from autohub_core.hub import HubOptions
+
+__all__ = [
+    "AGGREGATION_STRATEGIES",
+    "TASK_NAMES",
+    "FeatureExtraction",
+    "FillMask",
+    "InputError",
+    "QuestionAnswering",
+    "Task",
+    "TextClassification",
+    "TextGeneration",
+    "TokenClassification",
+    "cosine_similarity_pairs",
+    "load_task",
+]
+
+AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
+_MAX_ANSWER_TOKENS = 15
+
+Progress = Callable[[int], None]
+
+
+class InputError(AutohubError, ValueError):
+    """The texts or options given to a task cannot be processed (no mask token, odd pair count...)."""
+
+
+class Task:
+    """A model and its tokenizer, loaded for one task; call :meth:`run` on texts."""
+
+    name: ClassVar[str]
+    auto_class: ClassVar[str]
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        **hub_options: Any,
+    ) -> Task:
+        """Load the task's model class and the tokenizer from a directory or Hub repo id."""
+        import autohub_core
+
+        options = vars(HubOptions.pop_from(dict(hub_options)))
+        auto_class = getattr(autohub_core, cls.auto_class)
+        model = auto_class.from_pretrained(name_or_path, device=device, dtype=dtype, **options)
+        tokenizer = autohub_core.AutoTokenizer.from_pretrained(name_or_path, **options)
+        return cls(model, tokenizer)
+
+    def run(self, texts: Sequence[str], **kwargs: Any) -> list[Any]:
+        """One result per text (see each task for its shape)."""
+        raise NotImplementedError
+
+    # -- shared helpers -------------------------------------------------------------------
+
+    def _max_length(self) -> int:
+        """The longest input the model takes: the tokenizer's limit capped by the position table."""
+        limit = self.tokenizer.model_max_length
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            limit = min(limit, positions)
+        return limit
+
+    def _encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None, **kwargs: Any) -> Any:
+        truncation = kwargs.pop("truncation", True)
+        encoding = self.tokenizer(
+            list(texts),
+            list(pairs) if pairs is not None else None,
+            padding=True,
+            truncation=truncation,
+            max_length=self._max_length(),
+            return_tensors="pt",
+            **kwargs,
+        )
+        return encoding
+
+    def _forward(self, encoding: Any) -> Any:
+        import torch
+
+        names = set(self.tokenizer.model_input_names) | {"input_ids", "attention_mask", "token_type_ids"}
+        inputs = {
+            key: value.to(self.model.device)
+            for key, value in encoding.items()
+            if key in names and _forward_accepts(self.model, key)
+        }
+        with torch.inference_mode():
+            return self.model(**inputs)
+
+
+def _forward_accepts(model: Any, name: str) -> bool:
+    import inspect
+
+    parameters = inspect.signature(model.forward).parameters
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def batched(items: Sequence[Any], batch_size: int, progress: Progress | None = None) -> Iterator[list[Any]]:
+    """Consecutive slices of ``batch_size`` items, reporting each finished slice to ``progress``."""
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    for start in range(0, len(items), batch_size):
+        chunk = list(items[start : start + batch_size])
+        yield chunk
+        if progress is not None:
+            progress(len(chunk))
+
+
+# -- token classification -------------------------------------------------------------------
+
+
+class TokenClassification(Task):
+    """Label each token (NER, POS); aggregation merges sub-words and adjacent entities."""
+
+    name = "token-classification"
+    auto_class = "AutoModelForTokenClassification"
+
+    def run(
+        self,
+        texts: Sequence[str],
+        *,
+        aggregation: str = "none",
+        ignore_labels: Sequence[str] = ("O",),
+        batch_size: int = 8,
+        progress: Progress | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Entities of each text: ``entity``/``score``/``index``/``word``/``start``/``end`` per token
+        for ``aggregation="none"``, else ``entity_group``/``score``/``word``/``start``/``end``."""
+        import torch
+
+        if aggregation not in AGGREGATION_STRATEGIES:
+            raise InputError(
+                f"aggregation must be one of {', '.join(AGGREGATION_STRATEGIES)}, got {aggregation!r}"
+            )
+        results: list[list[dict[str, Any]]] = []
+        for chunk in batched(texts, batch_size, progress):
+            encoding = self._encode(chunk, return_special_tokens_mask=True, return_offsets_mapping=True)
+            logits = self._forward(encoding).logits.float()
+            scores = torch.softmax(logits, dim=-1).cpu()
+            for row, text in enumerate(chunk):
+                length = int(encoding["attention_mask"][row].sum())
+                tokens = self._pre_entities(
+                    text,
+                    encoding["input_ids"][row, :length].tolist(),
+                    scores[row, :length],
+                    encoding["offset_mapping"][row, :length].tolist(),
+                    encoding["special_tokens_mask"][row, :length].tolist(),
+                )
+                entities = self._aggregate(tokens, aggregation)
+                results.append(
+                    [
+                        entity
+                        for entity in entities
+                        if entity.get("entity", entity.get("entity_group")) not in ignore_labels
+                    ]
+                )
+        return results
+
+    def _pre_entities(
+        self,
+        text: str,
+        input_ids: list[int],
+        scores: Any,
+        offsets: list[list[int]],
+        special_tokens_mask: list[int],
+    ) -> list[dict[str, Any]]:
+        backend_model = self.tokenizer.backend_tokenizer.model
+        word_aware = bool(getattr(backend_model, "continuing_subword_prefix", None))
+        unk_id = self.tokenizer.unk_token_id
+        tokens = []
+        for index, token_id in enumerate(input_ids):
+            if special_tokens_mask[index]:
+                continue
+            word = self.tokenizer.convert_ids_to_tokens(token_id)
+            start, end = offsets[index]
+            word_ref = text[start:end]
+            if word_aware:
+                is_subword = len(word) != len(word_ref)
+            else:  # transformers' fallback heuristic for tokenizers without word boundaries
+                is_subword = start > 0 and " " not in text[start - 1 : start + 1]
+            if token_id == unk_id:
+                word, is_subword = word_ref, False
+            tokens.append(
+                {
+                    "word": word,
+                    "scores": scores[index],
+                    "start": start,
+                    "end": end,
+                    "index": index,
+                    "is_subword": is_subword,
+                }
+            )
+        return tokens
+
+    def _label(self, index: int) -> str:
+        return self.model.config.id2label[index]
+
+    def _aggregate(self, tokens: list[dict[str, Any]], aggregation: str) -> list[dict[str, Any]]:
+        if aggregation in ("none", "simple"):
+            entities = []
+            for token in tokens:
+                best = int(token["scores"].argmax())
+                entities.append(
+                    {
+                        "entity": self._label(best),
+                        "score": float(token["scores"][best]),
+                        "index": token["index"],
+                        "word": token["word"],
+                        "start": token["start"],
+                        "end": token["end"],
+                    }
+                )
+        else:
+            entities = [self._aggregate_word(group, aggregation) for group in _words(tokens)]
+        if aggregation == "none":
+            return entities
+        return self._group_entities(entities)
+
+    def _aggregate_word(self, tokens: list[dict[str, Any]], aggregation: str) -> dict[str, Any]:
+        import torch
+
+        if aggregation == "first":
+            scores = tokens[0]["scores"]
+        elif aggregation == "max":
+            scores = max(tokens, key=lambda token: float(token["scores"].max()))["scores"]
+        else:  # average
+            scores = torch.stack([token["scores"] for token in tokens]).mean(dim=0)
+        best = int(scores.argmax())
+        return {
+            "entity": self._label(best),
+            "score": float(scores[best]),
+            "word": self.tokenizer.convert_tokens_to_string([token["word"] for token in tokens]),
+            "start": tokens[0]["start"],
+            "end": tokens[-1]["end"],
+        }
+
+    def _group_entities(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Merge adjacent entities with the same tag (a ``B-`` tag starts a new group)."""
+        groups: list[list[dict[str, Any]]] = []
+        for entity in entities:
+            prefix, tag = _split_tag(entity["entity"])
+            if groups and prefix != "B" and tag == _split_tag(groups[-1][-1]["entity"])[1]:
+                groups[-1].append(entity)
+            else:
+                groups.append([entity])
+        return [
+            {
+                "entity_group": group[0]["entity"].split("-", 1)[-1],
+                "score": sum(entity["score"] for entity in group) / len(group),
+                "word": self.tokenizer.convert_tokens_to_string([entity["word"] for entity in group]),
+                "start": group[0]["start"],
+                "end": group[-1]["end"],
+            }
+            for group in groups
+        ]
+
+
+def _words(tokens: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    group: list[dict[str, Any]] = []
+    for token in tokens:
+        if group and not token["is_subword"]:
+            yield group
+            group = []
+        group.append(token)
+    if group:
+        yield group
+
+
+def _split_tag(label: str) -> tuple[str, str]:
+    if label.startswith(("B-", "I-")):
+        return label[0], label[2:]
+    return "I", label
+
+
+# -- text classification ----------------------------------------------------------------------
+
+
+class TextClassification(Task):
+    """Classify whole texts; softmax for single-label heads, sigmoid for multi-label or one label."""
+
+    name = "text-classification"
+    auto_class = "AutoModelForSequenceClassification"
+
+    def score_function(self) -> str:
+        """``"softmax"``, ``"sigmoid"`` or ``"none"``, chosen like transformers' pipeline."""
+        config = self.model.config
+        if config.problem_type == "regression":
+            return "none"
+        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+            return "sigmoid"
+        return "softmax"
+
+    def run(
+        self,
+        texts: Sequence[str],
+        *,
+        top_k: int | None = 1,
+        batch_size: int = 8,
+        progress: Progress | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """For each text, ``top_k`` (None: all) ``{"label", "score"}`` sorted by score."""
+        import torch
+
+        if top_k is not None and top_k < 1:
+            raise InputError(f"top-k must be at least 1, got {top_k}")
+        function = self.score_function()
+        results = []
+        for chunk in batched(texts, batch_size, progress):
+            logits = self._forward(self._encode(chunk)).logits.float().cpu()
+            if function == "softmax":
+                scores = torch.softmax(logits, dim=-1)
+            elif function == "sigmoid":
+                scores = torch.sigmoid(logits)
+            else:
+                scores = logits
+            for row in scores:
+                ranked = sorted(
+                    ({"label": self.model.config.id2label[i], "score": float(s)} for i, s in enumerate(row)),
+                    key=lambda item: item["score"],
+                    reverse=True,
+                )
+                results.append(ranked[:top_k] if top_k is not None else ranked)
+        return results
+
+
+# -- fill-mask --------------------------------------------------------------------------------------
+
+
+class FillMask(Task):
+    """Predict the tokens behind the tokenizer's mask token."""
+
+    name = "fill-mask"
+    auto_class = "AutoModelForMaskedLM"
+
+    def run(
+        self,
+        texts: Sequence[str],
+        *,
+        top_k: int = 5,
+        batch_size: int = 8,
+        progress: Progress | None = None,
+    ) -> list[list[list[dict[str, Any]]]]:
+        """For each text, one list per mask token of ``top_k`` propositions with ``score``,
+        ``token``, ``token_str`` and ``sequence`` (the text with that token filled in)."""
+        import torch
+
+        mask_token, mask_id = self.tokenizer.mask_token, self.tokenizer.mask_token_id
+        if mask_id is None:
+            raise InputError(f"the tokenizer of {self.model.name_or_path} has no mask token")
+        if top_k < 1:
+            raise InputError(f"top-k must be at least 1, got {top_k}")
+        for text in texts:
+            if mask_token not in text:
+                raise InputError(f"no {mask_token} in {text!r}: fill-mask needs the mask token in each text")
+        results = []
+        for chunk in batched(texts, batch_size, progress):
+            encoding = self._encode(chunk)
+            logits = self._forward(encoding).logits.float().cpu()
+            for row in range(len(chunk)):
+                length = int(encoding["attention_mask"][row].sum())
+                input_ids = encoding["input_ids"][row, :length]
+                positions = torch.nonzero(input_ids == mask_id).flatten().tolist()
+                if not positions:
+                    raise InputError(f"{chunk[row]!r} lost its {mask_token} to truncation")
+                single = len(positions) == 1
+                per_mask = []
+                for position in positions:
+                    values, predictions = (
+                        logits[row, position].softmax(dim=-1).topk(min(top_k, logits.shape[-1]))
+                    )
+                    propositions = []
+                    for value, prediction in zip(values.tolist(), predictions.tolist(), strict=True):
+                        filled = input_ids.clone()
+                        filled[position] = prediction
+                        propositions.append(
+                            {
+                                "score": value,
+                                "token": prediction,
+                                "token_str": self.tokenizer.decode([prediction]),
+                                "sequence": self.tokenizer.decode(
+                                    filled.tolist(), skip_special_tokens=single
+                                ),
+                            }
+                        )
+                    per_mask.append(propositions)
+                results.append(per_mask)
+        return results
+
+
+# -- feature extraction -----------------------------------------------------------------------
+
+
+class FeatureExtraction(Task):
+    """Sentence embeddings: the last hidden state mean-pooled over the attention mask, L2-normalised."""
+
+    name = "feature-extraction"
+    auto_class = "AutoModel"
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 8, progress: Progress | None = None) -> Any:
+        """A ``(len(texts), hidden_size)`` float32 tensor of unit-norm embeddings."""
+        import torch
+
+        rows = []
+        for chunk in batched(texts, batch_size, progress):
+            encoding = self._encode(chunk)
+            hidden = self._forward(encoding).last_hidden_state.float().cpu()
+            mask = encoding["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            rows.append(torch.nn.functional.normalize(pooled, p=2, dim=-1))
+        if not rows:
+            return torch.empty(0, getattr(self.model.config, "hidden_size", 0))
+        return torch.cat(rows)
+
+    def run(
+        self, texts: Sequence[str], *, batch_size: int = 8, progress: Progress | None = None
+    ) -> list[list[float]]:
+        """One embedding (list of floats) per text."""
+        return self.embed(texts, batch_size=batch_size, progress=progress).tolist()
+
+    def similarity(
+        self, texts: Sequence[str], *, batch_size: int = 8, progress: Progress | None = None
+    ) -> list[float]:
+        """Cosine similarity of each consecutive pair: texts[0]~texts[1], texts[2]~texts[3], ..."""
+        if len(texts) == 0 or len(texts) % 2:
+            raise InputError(f"similarity needs pairs of texts (an even count), got {len(texts)}")
+        embeddings = self.embed(texts, batch_size=batch_size, progress=progress)
+        return cosine_similarity_pairs(embeddings)
+
+
+def cosine_similarity_pairs(embeddings: Any) -> list[float]:
+    """Cosine similarity of rows 0~1, 2~3, ... of a 2-D tensor."""
+    import torch
+
+    first, second = embeddings[0::2].double(), embeddings[1::2].double()
+    return torch.nn.functional.cosine_similarity(first, second, dim=-1).tolist()
+
+
+# -- question answering -------------------------------------------------------------------------
+
+
+class QuestionAnswering(Task):
+    """Extractive QA: the span of ``context`` that best answers each question."""
+
+    name = "question-answering"
+    auto_class = "AutoModelForQuestionAnswering"
+
+    def run(
+        self,
+        texts: Sequence[str],
+        *,
+        context: str | None = None,
+        max_answer_tokens: int = _MAX_ANSWER_TOKENS,
+        batch_size: int = 8,
+        progress: Progress | None = None,
+    ) -> list[dict[str, Any]]:
+        """For each question: ``{"score", "start", "end", "answer"}`` (character offsets in context).
+
+        The score is p(start) * p(end) with both distributions taken over the context tokens
+        only; spans are at most ``max_answer_tokens`` tokens long.
+        """
+        import torch
+
+        if not context:
+            raise InputError("question-answering needs a context (--context TEXT)")
+        results = []
+        for chunk in batched(texts, batch_size, progress):
+            encoding = self._encode(
+                chunk, [context] * len(chunk), truncation="only_second", return_offsets_mapping=True
+            )
+            output = self._forward(encoding)
+            for row in range(len(chunk)):
+                in_context = torch.tensor(
+                    [sequence == 1 for sequence in encoding.sequence_ids(row)], dtype=torch.bool
+                )
+                if not bool(in_context.any()):
+                    raise InputError(f"question {chunk[row]!r} leaves no room for the context")
+                start = output.start_logits[row].float().cpu().masked_fill(~in_context, -math.inf)
+                end = output.end_logits[row].float().cpu().masked_fill(~in_context, -math.inf)
+                span_scores = start.softmax(-1)[:, None] * end.softmax(-1)[None, :]
+                span_scores = torch.triu(span_scores) - torch.triu(span_scores, diagonal=max_answer_tokens)
+                best = int(span_scores.argmax())
+                first, last = divmod(best, span_scores.shape[1])
+                offsets = encoding["offset_mapping"][row]
+                char_start, char_end = int(offsets[first][0]), int(offsets[last][1])
+                results.append(
+                    {
+                        "score": float(span_scores[first, last]),
+                        "start": char_start,
+                        "end": char_end,
+                        "answer": context[char_start:char_end],
+                    }
+                )
+        return results
+
+
+# -- text generation ----------------------------------------------------------------------------
+
+
+class TextGeneration(Task):
+    """Continue each prompt with the model's ``generate()`` (causal language models)."""
+
+    name = "text-generation"
+    auto_class = "AutoModelForCausalLM"
+
+    def run(
+        self,
+        texts: Sequence[str],
+        *,
+        max_new_tokens: int = 20,
+        stream: Callable[[str], None] | None = None,
+        batch_size: int = 1,
+        progress: Progress | None = None,
+        **generate_kwargs: Any,
+    ) -> list[str]:
+        """The generated continuation of each prompt; ``stream`` receives text pieces as they come."""
+        if not self.model.can_generate() or not hasattr(self.model, "generate"):
+            raise InputError(f"{type(self.model).__name__} cannot generate text")
+        results = []
+        for prompt in texts:
+            encoding = self._encode([prompt], truncation=False)
+            inputs = {
+                k: v.to(self.model.device)
+                for k, v in encoding.items()
+                if k in ("input_ids", "attention_mask")
+            }
+            streamer = _TextStreamer(self.tokenizer, stream) if stream is not None else None
+            kwargs = dict(generate_kwargs, max_new_tokens=max_new_tokens)
+            if streamer is not None:
+                kwargs["streamer"] = streamer
+            output = self.model.generate(**inputs, **kwargs)
+            new_tokens = output[0, inputs["input_ids"].shape[1] :].tolist()
+            if streamer is not None:
+                streamer.end()
+            results.append(self.tokenizer.decode(new_tokens, skip_special_tokens=True))
+            if progress is not None:
+                progress(1)
+        return results
+
+
+class _TextStreamer:
+    """Receives token ids from ``generate()`` (``put`` / ``end``) and emits decoded text pieces."""
+
+    def __init__(self, tokenizer: Any, emit: Callable[[str], None]) -> None:
+        self.tokenizer = tokenizer
+        self.emit = emit
+        self.tokens: list[int] = []
+        self.printed = 0
+        self.skip_prompt = True
+
+    def put(self, value: Any) -> None:
+        if self.skip_prompt:  # the first call carries the prompt
+            self.skip_prompt = False
+            return
+        self.tokens.extend(value.flatten().tolist())
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+            self.emit(text[self.printed :])
+            self.printed = len(text)
+
+    def end(self) -> None:
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if len(text) > self.printed:
+            self.emit(text[self.printed :])
+        self.printed = len(text)
+
+
+# -- registry of tasks ---------------------------------------------------------------------------
+
+_TASK_CLASSES: dict[str, type[Task]] = {
+    task.name: task
+    for task in (
+        TokenClassification,
+        TextClassification,
+        FillMask,
+        FeatureExtraction,
+        QuestionAnswering,
+        TextGeneration,
+    )
+}
+TASK_NAMES = tuple(_TASK_CLASSES)
+
+
+def load_task(
+    name_or_path: str | os.PathLike,
+    task: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    **hub_options: Any,
+) -> Task:
+    """Load ``name_or_path`` for ``task`` (one of :data:`TASK_NAMES`)."""
+    task_class = _TASK_CLASSES.get(task)
+    if task_class is None:
+        raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASK_NAMES)}")
+    return task_class.from_pretrained(name_or_path, device=device, dtype=dtype, **hub_options)
