@@ -26,6 +26,8 @@ __all__ = [
     "QuestionAnsweringModelOutput",
     "Seq2SeqLMOutput",
     "Seq2SeqModelOutput",
+    "Seq2SeqQuestionAnsweringModelOutput",
+    "Seq2SeqSequenceClassifierOutput",
     "SequenceClassifierOutput",
     "TokenClassifierOutput",
 ]
@@ -173,6 +175,33 @@ class Seq2SeqModelOutput(ModelOutput):
 class Seq2SeqLMOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
+    past_key_values: Any = None
+    decoder_hidden_states: Tensors | None = None
+    decoder_attentions: Tensors | None = None
+    cross_attentions: Tensors | None = None
+    encoder_last_hidden_state: torch.Tensor | None = None
+    encoder_hidden_states: Tensors | None = None
+    encoder_attentions: Tensors | None = None
+
+
+@dataclass
+class Seq2SeqSequenceClassifierOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    past_key_values: Any = None
+    decoder_hidden_states: Tensors | None = None
+    decoder_attentions: Tensors | None = None
+    cross_attentions: Tensors | None = None
+    encoder_last_hidden_state: torch.Tensor | None = None
+    encoder_hidden_states: Tensors | None = None
+    encoder_attentions: Tensors | None = None
+
+
+@dataclass
+class Seq2SeqQuestionAnsweringModelOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    start_logits: torch.Tensor | None = None
+    end_logits: torch.Tensor | None = None
     past_key_values: Any = None
     decoder_hidden_states: Tensors | None = None
     decoder_attentions: Tensors | None = None
