@@ -38,7 +38,11 @@ def plugins(session: nox.Session) -> None:
     """Each plugin installed alone on top of the core (its declared dependencies only), tested."""
     _install_base(session)
     installed = session.run("python", "-m", "pip", "list", "--format=freeze", silent=True) or ""
-    stale = [line.split("==")[0] for line in installed.splitlines() if line.lower().startswith("autohub-") and "core" not in line]
+    stale = [
+        line.split("==")[0]
+        for line in installed.splitlines()
+        if line.lower().startswith("autohub-") and "core" not in line
+    ]
     if stale:
         session.run("python", "-m", "pip", "uninstall", "-y", *stale)
     for plugin in PLUGINS:
@@ -51,7 +55,7 @@ def plugins(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
-    session.install("ruff")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
