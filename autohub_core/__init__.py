@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "AutoModelForTextEncoding": "autohub_core.auto",
     "AutoTokenizer": "autohub_core.auto",
     "TASKS": "autohub_core.auto",
+    "auto_class_for_task": "autohub_core.auto",
     "PretrainedConfig": "autohub_core.configuration",
     "PreTrainedModel": "autohub_core.modeling",
     "PreTrainedTokenizer": "autohub_core.tokenization",

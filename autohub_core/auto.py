@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import threading
 from typing import Any
 
 from autohub_core.configuration import CONFIG_NAME, PretrainedConfig, read_json_file
@@ -15,12 +17,13 @@ from autohub_core.errors import (
     ConfigError,
     RegistrationError,
     TokenizerError,
+    UnknownModelTypeError,
     UnsupportedFeatureError,
 )
 from autohub_core.hub import HubOptions, resolve_file
 from autohub_core.plugins import get_registry
 
-__all__ = ["TASKS", "AutoConfig", "AutoModel", "AutoTokenizer"]
+__all__ = ["TASKS", "AutoConfig", "AutoModel", "AutoTokenizer", "auto_class_for_task"]
 
 BASE_TASK = "base"
 TASKS: dict[str, str] = {
@@ -36,6 +39,8 @@ TASKS: dict[str, str] = {
     "AutoModelForNextSentencePrediction": "next-sentence-prediction",
     "AutoModelForTextEncoding": "text-encoding",
 }
+
+_AUTO_CLASS_LOCK = threading.Lock()
 
 # from_pretrained arguments that concern loading the weights, not the config.
 _LOADING_ARGUMENTS = (
@@ -246,6 +251,27 @@ AutoModelForNextSentencePrediction = _make_auto_model_class(
 AutoModelForTextEncoding = _make_auto_model_class(
     "AutoModelForTextEncoding", TASKS["AutoModelForTextEncoding"]
 )
+
+
+_AUTO_CLASSES_BY_TASK: dict[str, type[_BaseAutoModelClass]] = {
+    task: globals()[name] for name, task in TASKS.items()
+}
+
+
+def auto_class_for_task(task: str) -> type[_BaseAutoModelClass]:
+    """The Auto class for ``task``: ``"masked-lm"`` -> ``AutoModelForMaskedLM``.
+
+    A task that is not in :data:`TASKS` is one a head plugin added (for example
+    ``"sentence-embedding"``); its ``AutoModelFor<Task>`` class is made on first request and
+    reused, with the usual ``from_pretrained`` / ``from_config`` / ``register``.
+    """
+    if not isinstance(task, str) or not re.fullmatch(r"[a-z0-9]+([-_][a-z0-9]+)*", task):
+        raise UnknownModelTypeError(f"invalid task name {task!r}: use lower-case words joined by '-'")
+    with _AUTO_CLASS_LOCK:
+        if task not in _AUTO_CLASSES_BY_TASK:
+            name = "AutoModelFor" + "".join(word.capitalize() for word in re.split(r"[-_]", task))
+            _AUTO_CLASSES_BY_TASK[task] = _make_auto_model_class(name, task)
+        return _AUTO_CLASSES_BY_TASK[task]
 
 
 class AutoTokenizer:

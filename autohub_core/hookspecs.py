@@ -65,6 +65,7 @@ def autohub_register_heads(register: RegisterHead) -> None:
     """Declare task heads (what ``AutoModelFor<Task>`` returns), once per process.
 
     Call ``register(model_type, task, "module:HeadClass")`` where ``task`` is one of
-    :data:`autohub_core.auto.TASKS` (for example ``"token-classification"``). A package may
-    add heads to a family another package provides.
+    :data:`autohub_core.auto.TASKS` (for example ``"token-classification"``) or a new task
+    name the package introduces (users reach it with ``auto_class_for_task(task)``). A
+    package may add heads to a family another package provides.
     """

@@ -70,6 +70,7 @@ def resolve_file(
         root = Path(name_or_path) / options.subfolder if options.subfolder else Path(name_or_path)
         candidate = root / filename
         if candidate.is_file():
+            _check_inside(Path(name_or_path), candidate)
             return candidate
         if required:
             raise CheckpointNotFoundError(
@@ -85,6 +86,23 @@ def _check_relative(filename: str, origin: str | os.PathLike) -> None:
         raise CheckpointNotFoundError(
             f"refusing file name {filename!r} for {origin}: files must stay inside the model directory"
         )
+
+
+def _check_inside(model_dir: Path, candidate: Path) -> None:
+    """Refuse a file that resolves outside the model directory (a symlink pointing elsewhere).
+
+    The Hub cache layout is allowed: ``<repo>/snapshots/<revision>/<file>`` links to
+    ``<repo>/blobs/<hash>``.
+    """
+    root = model_dir.resolve()
+    real = candidate.resolve()
+    if real.is_relative_to(root):
+        return
+    if root.parent.name == "snapshots" and real.parent == root.parent.parent / "blobs":
+        return
+    raise CheckpointNotFoundError(
+        f"refusing {candidate}: it links to {real}, outside the model directory {model_dir}"
+    )
 
 
 def _download(repo_id: str, filename: str, options: HubOptions, *, required: bool) -> Path | None:

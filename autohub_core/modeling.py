@@ -222,6 +222,7 @@ class PreTrainedModel(nn.Module):
             )
         else:
             source = _WeightsSource.from_state_dict(state_dict)
+        source.device = target_device
         target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config, source)
         config.dtype = str(target_dtype).removeprefix("torch.")
 
@@ -421,6 +422,7 @@ class _WeightsSource:
         self._state_dict: dict[str, torch.Tensor] | None = None
         self._open: tuple[Path, Any] | None = None
         self._weights_only = True
+        self.device = torch.device("cpu")  # safetensors files are read straight onto it
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> _WeightsSource:
@@ -478,7 +480,7 @@ class _WeightsSource:
 
     def _handle(self, path: Path) -> Any:
         if self._open is None or self._open[0] != path:
-            self._open = (path, _open_weights(path, self._weights_only))
+            self._open = (path, _open_weights(path, self._weights_only, self.device))
         return self._open[1]
 
     def get(self, key: str) -> torch.Tensor:
@@ -514,7 +516,7 @@ def _file_keys(path: Path, weights_only: bool) -> list[str]:
     return list(handle.keys())
 
 
-def _open_weights(path: Path, weights_only: bool) -> Any:
+def _open_weights(path: Path, weights_only: bool, device: torch.device | None = None) -> Any:
     if path.suffix == ".bin":
         if not weights_only:
             raise UnsupportedFeatureError(
@@ -534,6 +536,8 @@ def _open_weights(path: Path, weights_only: bool) -> Any:
     from safetensors import SafetensorError, safe_open
 
     try:
+        if device is not None and device.type != "cpu":
+            return safe_open(str(path), framework="pt", device=str(device))
         return safe_open(str(path), framework="pt")
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path} is not a valid safetensors file: {error}") from error
