@@ -1,0 +1,1 @@
+"""RoBERTa and XLM-RoBERTa for autohub (model types ``roberta`` and ``xlm-roberta``)."""
