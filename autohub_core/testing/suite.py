@@ -97,6 +97,8 @@ class ConformanceSuite:
         super().__init_subclass__(**kwargs)
         if cls.make_tokenizer_files is None:
             cls.test_tokenizer_save_load_round_trip = None  # type: ignore[assignment]
+        if cls.loss_tasks == ():
+            cls.test_loss_with_labels = None  # type: ignore[assignment]
 
     # -- parametrization -----------------------------------------------------------------
 
