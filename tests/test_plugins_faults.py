@@ -1,0 +1,316 @@
+"""Plugin faults and conflicts, with REAL throw-away distributions.
+
+Each test writes ``<name>-0.1.dist-info/`` (METADATA + entry_points.txt in the ``autohub``
+group) and the plugin module into a temporary directory, then runs a fresh Python with that
+directory on ``sys.path``: discovery finds the plugins through importlib.metadata exactly as
+it finds pip-installed ones. Nothing about discovery is monkeypatched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FAULTY_PLUGINS: dict[str, str] = {
+    # entry-point name -> plugin module source
+    "fault-import": "raise RuntimeError('boom at import')\n",
+    "fault-hook": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            register("faulty", "fault_hook:Nothing")
+
+        @hookimpl
+        def autohub_register_models(register):
+            raise ValueError("hook exploded")
+    """,
+    "fault-type": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            register(123, "fault_type:Config")
+    """,
+    "fault-target": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            register("garbage", "not a target!")
+    """,
+    "fault-arity": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_heads(register):
+            register("bert", "masked-lm")
+    """,
+    "fault-signature": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(callback):
+            callback("sig", "fault_signature:Config")
+    """,
+    "fault-ghost": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            register("ghost", "module_that_does_not_exist_xyz:GhostConfig")
+    """,
+}
+# Entry points whose value is itself the fault.
+BROKEN_ENTRY_POINTS = {
+    "fault-missing": "module_that_does_not_exist_abc",
+    "fault-attribute": "fault_attribute:not_a_module",
+}
+FAILING = [*(name for name in FAULTY_PLUGINS if name != "fault-ghost"), *BROKEN_ENTRY_POINTS]
+
+TINY_BERT = (
+    "{'vocab_size': 99, 'hidden_size': 32, 'num_hidden_layers': 2, 'num_attention_heads': 4, "
+    "'intermediate_size': 37, 'max_position_embeddings': 64}"
+)
+
+TOY_PLUGIN = """
+    from autohub_core.configuration import PretrainedConfig
+    from autohub_core.hookspecs import hookimpl
+
+    class {cls}(PretrainedConfig):
+        model_type = "{model_type}"
+
+    @hookimpl
+    def autohub_register_configs(register):
+        register("{model_type}", "{module}:{cls}")
+"""
+
+PROBE_HEAD = """
+import json, warnings
+warnings.simplefilter("always")
+from autohub_core.plugins import get_registry, list_plugins
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    plugins = list_plugins()
+registry = get_registry()
+result = {
+    "plugins": {p.name: {"error": p.error, "distribution": p.distribution, "declared": len(p.declarations)}
+                for p in plugins},
+    "warnings": [str(w.message) for w in caught],
+    "conflicts": list(registry.conflicts),
+}
+"""
+
+
+def _module_name(entry_point: str) -> str:
+    return entry_point.replace("-", "_")
+
+
+def install_distribution(
+    root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> None:
+    """Write a minimal installed distribution (dist-info + modules) into ``root``."""
+    dist_info = root / f"{name.replace('-', '_')}-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = "".join(f"{ep} = {value}\n" for ep, value in entry_points.items())
+    (dist_info / "entry_points.txt").write_text(f"[autohub]\n{lines}")
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def run_probe(root: Path, body: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run PROBE_HEAD + ``body`` in a fresh interpreter with ``root`` on sys.path; return ``result``."""
+    environment = {k: v for k, v in os.environ.items() if k != "AUTOHUB_PLUGINS"}
+    environment["PYTHONPATH"] = os.pathsep.join([str(root), environment.get("PYTHONPATH", "")])
+    environment.update(env or {})
+    script = PROBE_HEAD + textwrap.dedent(body) + "\nprint('RESULT=' + json.dumps(result))\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    line = next(line for line in completed.stdout.splitlines() if line.startswith("RESULT="))
+    return json.loads(line.removeprefix("RESULT="))
+
+
+@pytest.fixture(scope="module")
+def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("faulty-site")
+    for name, source in FAULTY_PLUGINS.items():
+        module = _module_name(name)
+        install_distribution(root, f"autohub-{name}", {name: module}, {module: source})
+    install_distribution(root, "autohub-fault-missing", BROKEN_ENTRY_POINTS, {})
+    (root / "fault_attribute.py").write_text("def not_a_module():\n    pass\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def faulty_result(faulty_site: Path) -> dict[str, Any]:
+    return run_probe(
+        faulty_site,
+        f"""
+        from autohub_core import AutoConfig, AutoModel, PluginError
+        model = AutoModel.from_config(AutoConfig.for_model("bert", **{TINY_BERT}))
+        result["bert_model"] = type(model).__name__
+        result["known"] = registry.model_types("config")
+        try:
+            AutoConfig.for_model("ghost")
+        except PluginError as error:
+            result["ghost_error"] = str(error)
+        """,
+    )
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_faulty_plugin_is_isolated_recorded_and_warned(name: str, faulty_result: dict[str, Any]) -> None:
+    info = faulty_result["plugins"][name]
+    assert info["error"], f"{name} should have failed"
+    assert info["declared"] == 0, "a failing plugin contributes nothing (all or nothing)"
+    assert any(repr(name) in message for message in faulty_result["warnings"])
+
+
+def test_the_right_error_is_recorded_for_each_fault(faulty_result: dict[str, Any]) -> None:
+    errors = {name: info["error"] for name, info in faulty_result["plugins"].items()}
+    assert "boom at import" in errors["fault-import"]
+    assert "hook exploded" in errors["fault-hook"]
+    assert "123" in errors["fault-type"]
+    assert "not a target!" in errors["fault-target"]
+    assert "masked-lm" in errors["fault-arity"]
+    assert "callback" in errors["fault-signature"]
+    assert errors["fault-missing"].startswith("ModuleNotFoundError")
+    assert "must name a module" in errors["fault-attribute"]
+
+
+def test_other_families_keep_working_next_to_faulty_plugins(faulty_result: dict[str, Any]) -> None:
+    assert faulty_result["bert_model"] == "BertModel"
+    assert faulty_result["plugins"]["bert"]["error"] is None
+    assert "faulty" not in faulty_result["known"]  # fault-hook's config hook ran, but was discarded
+    assert "garbage" not in faulty_result["known"] and "sig" not in faulty_result["known"]
+
+
+def test_a_declared_class_that_cannot_be_imported_is_a_plugin_error(faulty_result: dict[str, Any]) -> None:
+    assert faulty_result["plugins"]["fault-ghost"]["error"] is None  # lazy: discovery imports nothing
+    assert "module_that_does_not_exist_xyz" in faulty_result["ghost_error"]
+
+
+@pytest.fixture(scope="module")
+def conflict_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("conflict-site")
+    for name, cls in (("alpha", "AlphaToyConfig"), ("beta", "BetaToyConfig")):
+        module = f"toy_{name}"
+        source = TOY_PLUGIN.format(cls=cls, model_type="toy", module=module)
+        install_distribution(root, f"autohub-toy-{name}", {name: module}, {module: source})
+    rogue = TOY_PLUGIN.format(cls="RogueBertConfig", model_type="bert", module="zz_rogue")
+    install_distribution(root, "autohub-zz-rogue", {"zz-rogue": "zz_rogue"}, {"zz_rogue": rogue})
+    return root
+
+
+CONFLICT_BODY = """
+from autohub_core import AutoConfig
+result["toy"] = type(AutoConfig.for_model("toy")).__name__
+result["toy_source"] = registry.source("config", "toy")
+result["loaded"] = sorted(result["plugins"])
+"""
+
+
+def test_two_plugins_claiming_one_model_type_deterministic_and_warned(conflict_site: Path) -> None:
+    first = run_probe(conflict_site, CONFLICT_BODY + 'result["bert"] = registry.source("config", "bert")')
+    second = run_probe(conflict_site, CONFLICT_BODY)
+    assert first["toy"] == second["toy"] == "AlphaToyConfig"  # ties broken by entry-point name
+    toy_warning = next(w for w in first["warnings"] if "'toy'" in w)
+    assert "'alpha'" in toy_warning and "'beta'" in toy_warning and "AUTOHUB_PLUGINS" in toy_warning
+    assert first["bert"] == "bert"  # the real family beats the rogue plugin claiming its model_type
+    bert_warning = next(w for w in first["warnings"] if "'bert'" in w and "config" in w)
+    assert "'zz-rogue'" in bert_warning
+
+
+@pytest.mark.parametrize(
+    ("selection", "winner"),
+    [("beta,alpha", "BetaToyConfig"), ("alpha,beta", "AlphaToyConfig"), ("-alpha", "BetaToyConfig")],
+)
+def test_autohub_plugins_env_var_chooses(conflict_site: Path, selection: str, winner: str) -> None:
+    result = run_probe(conflict_site, CONFLICT_BODY, env={"AUTOHUB_PLUGINS": selection})
+    assert result["toy"] == winner
+    if selection.startswith("-"):
+        assert "alpha" not in result["loaded"] and "bert" in result["loaded"]
+        assert not any("'toy'" in w for w in result["warnings"])  # no conflict left
+    else:
+        assert result["loaded"] == ["alpha", "beta"]  # an allow-list loads only those
+
+
+def test_configure_api_and_runtime_registration_win(conflict_site: Path) -> None:
+    result = run_probe(
+        conflict_site,
+        """
+        from autohub_core import AutoConfig, PretrainedConfig
+        from autohub_core.plugins import configure
+        configure(allow=["beta", "alpha"])
+        result["configured"] = type(AutoConfig.for_model("toy")).__name__
+
+        class RuntimeToyConfig(PretrainedConfig):
+            model_type = "toy"
+
+        AutoConfig.register("toy", RuntimeToyConfig, exist_ok=True)
+        result["runtime"] = type(AutoConfig.for_model("toy")).__name__
+        result["runtime_source"] = get_registry().source("config", "toy")
+        """,
+    )
+    assert result["configured"] == "BetaToyConfig"
+    assert result["runtime"] == "RuntimeToyConfig" and result["runtime_source"] == "runtime"
+
+
+def test_first_use_discovery_is_thread_safe(tmp_path: Path) -> None:
+    counter = tmp_path / "hook-calls.txt"
+    slow = f"""
+        import time
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            with open({str(counter)!r}, "a") as handle:
+                handle.write("called\\n")
+            time.sleep(0.3)  # widen the race window
+            register("slowtoy", "slow_plugin:Nothing")
+    """
+    install_distribution(tmp_path, "autohub-slow", {"slow": "slow_plugin"}, {"slow_plugin": slow})
+    result = run_probe(
+        tmp_path,
+        """
+        import threading
+        from autohub_core import AutoConfig
+        from autohub_core.plugins import reset
+        reset()
+        barrier = threading.Barrier(8)
+        seen, errors = [], []
+
+        def first_use():
+            barrier.wait()
+            try:
+                registry = get_registry()
+                config = AutoConfig.for_model("bert")
+                seen.append((id(registry), registry.has("config", "slowtoy"), type(config).__name__))
+            except Exception as error:
+                errors.append(repr(error))
+
+        threads = [threading.Thread(target=first_use) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        result["seen"] = sorted(set(map(tuple, seen)), key=str)
+        result["count"] = len(seen)
+        result["errors"] = errors
+        """,
+    )
+    assert result["errors"] == []
+    assert result["count"] == 8
+    assert len(result["seen"]) == 1 and result["seen"][0][1:] == [True, "BertConfig"]
+    # the probe discovered once before reset() and once after: the 8 racing threads added one call
+    assert counter.read_text().count("called") == 2
