@@ -1,0 +1,90 @@
+"""Mistral configuration: the keys of a Mistral config.json, with transformers' defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autohub_core.configuration import PretrainedConfig
+
+_ROPE_TYPES_WITH_ORIGINAL_LENGTH = ("mistral3", "yarn", "longrope")
+
+
+def standardize_rope_parameters(
+    rope_parameters: dict[str, Any] | None,
+    rope_scaling: dict[str, Any] | None,
+    rope_theta: float,
+    max_position_embeddings: int,
+) -> dict[str, Any]:
+    """One ``rope_parameters`` dict from transformers 5's key or the legacy ``rope_scaling`` / ``rope_theta``.
+
+    As in transformers, a legacy ``rope_scaling`` wins over ``rope_parameters``; the result
+    always names ``rope_type`` and ``rope_theta``.
+    """
+    parameters = dict(rope_scaling or rope_parameters or {})
+    parameters.setdefault("rope_theta", rope_theta)
+    parameters.setdefault("rope_type", parameters.get("type", "default"))
+    if parameters["rope_type"] in _ROPE_TYPES_WITH_ORIGINAL_LENGTH:
+        parameters.setdefault("original_max_position_embeddings", max_position_embeddings)
+    return parameters
+
+
+class MistralConfig(PretrainedConfig):
+    """Configuration of a Mistral model (``model_type = "mistral"``).
+
+    RoPE settings live in ``rope_parameters`` (transformers 5); the legacy ``rope_scaling``
+    and ``rope_theta`` keys are read into it, and ``config.rope_scaling`` reads it back.
+    ``sliding_window`` (None: full attention) limits how far back each token attends.
+    """
+
+    model_type = "mistral"
+    attribute_map = {"rope_scaling": "rope_parameters"}
+
+    def __init__(
+        self,
+        vocab_size: int = 32000,
+        hidden_size: int = 4096,
+        intermediate_size: int = 14336,
+        num_hidden_layers: int = 32,
+        num_attention_heads: int = 32,
+        num_key_value_heads: int | None = 8,
+        head_dim: int | None = None,
+        hidden_act: str = "silu",
+        max_position_embeddings: int = 4096 * 32,
+        initializer_range: float = 0.02,
+        rms_norm_eps: float = 1e-6,
+        use_cache: bool = True,
+        pad_token_id: int | None = None,
+        bos_token_id: int | None = 1,
+        eos_token_id: int | list[int] | None = 2,
+        tie_word_embeddings: bool = False,
+        rope_parameters: dict[str, Any] | None = None,
+        rope_scaling: dict[str, Any] | None = None,
+        rope_theta: float = 10000.0,
+        sliding_window: int | None = 4096,
+        attention_dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.num_key_value_heads = num_attention_heads if num_key_value_heads is None else num_key_value_heads
+        self.head_dim = hidden_size // num_attention_heads if head_dim is None else head_dim
+        self.hidden_act = hidden_act
+        self.max_position_embeddings = max_position_embeddings
+        self.initializer_range = initializer_range
+        self.rms_norm_eps = rms_norm_eps
+        self.use_cache = use_cache
+        self.rope_parameters = standardize_rope_parameters(
+            rope_parameters, rope_scaling, rope_theta, max_position_embeddings
+        )
+        self.sliding_window = sliding_window
+        self.attention_dropout = attention_dropout
+        super().__init__(
+            pad_token_id=pad_token_id,
+            bos_token_id=bos_token_id,
+            eos_token_id=eos_token_id,
+            tie_word_embeddings=tie_word_embeddings,
+            **kwargs,
+        )

@@ -1,0 +1,85 @@
+"""Qwen2's tokenizer: byte-level BPE from tokenizer.json, or from vocab.json + merges.txt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import BPE
+
+from autohub_core.errors import TokenizerError
+from autohub_core.tokenization import PreTrainedTokenizer
+
+__all__ = ["Qwen2Tokenizer"]
+
+PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+
+
+class Qwen2Tokenizer(PreTrainedTokenizer):
+    """Qwen2 byte-level BPE tokenizer (``<|endoftext|>`` as unk, eos and pad; no bos).
+
+    Without tokenizer.json it is built from ``vocab.json`` + ``merges.txt`` with Qwen2's
+    NFC normalizer and pre-tokenizer regex, as transformers' Qwen2Tokenizer does.
+    ``add_bos_token`` / ``add_eos_token`` rebuild the template as in transformers.
+    """
+
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
+    default_special_tokens: ClassVar[dict[str, str]] = {
+        "unk_token": "<|endoftext|>",
+        "eos_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+    }
+
+    @classmethod
+    def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
+        try:
+            vocab = json.loads(files["vocab_file"].read_text(encoding="utf-8"))
+            lines = files["merges_file"].read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise TokenizerError(
+                f"cannot read Qwen2 vocabulary files {sorted(map(str, files.values()))}: {error}"
+            ) from error
+        merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
+        backend = Tokenizer(
+            BPE(
+                vocab=vocab,
+                merges=merges,
+                unk_token=None,
+                continuing_subword_prefix="",
+                end_of_word_suffix="",
+                fuse_unk=False,
+                byte_fallback=False,
+            )
+        )
+        add_prefix_space = bool(init_kwargs.get("add_prefix_space") or False)
+        backend.normalizer = normalizers.NFC()
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+                pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space, use_regex=False),
+            ]
+        )
+        backend.decoder = decoders.ByteLevel()
+        return backend
+
+    def _configure_backend(self, backend: Tokenizer) -> None:
+        explicit = "add_bos_token" in self.init_kwargs or "add_eos_token" in self.init_kwargs
+        if explicit or backend.post_processor is None:
+            backend.post_processor = _bos_eos_template(self)
+
+
+def _bos_eos_template(tokenizer: PreTrainedTokenizer) -> processors.TemplateProcessing:
+    """transformers' template: ``[bos] $A [eos]`` (and ``[bos] $B [eos]`` for pairs), per the flags."""
+    add_bos = bool(tokenizer.init_kwargs.get("add_bos_token", False)) and tokenizer.bos_token is not None
+    add_eos = bool(tokenizer.init_kwargs.get("add_eos_token", False)) and tokenizer.eos_token is not None
+    bos, eos = str(tokenizer.bos_token), str(tokenizer.eos_token)
+    single = f"{bos + ':0 ' if add_bos else ''}$A:0{' ' + eos + ':0' if add_eos else ''}"
+    pair = f"{single}{' ' + bos + ':1' if add_bos else ''} $B:1{' ' + eos + ':1' if add_eos else ''}"
+    special_tokens = []
+    if add_bos:
+        special_tokens.append((bos, tokenizer.bos_token_id))
+    if add_eos:
+        special_tokens.append((eos, tokenizer.eos_token_id))
+    return processors.TemplateProcessing(single=single, pair=pair, special_tokens=special_tokens)
