@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 KeyValue = tuple[torch.Tensor, torch.Tensor]
-SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "mistral3", "yarn")
+SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "yarn")
 
 
 def _check_supported(config: MistralConfig) -> None:
@@ -109,14 +109,14 @@ def rope_inverse_frequencies(config: MistralConfig, seq_len: int | None = None) 
     inv_freq = 1.0 / (base**exponents)
     if rope_type == "linear":
         return inv_freq / rope["factor"], 1.0
-    if rope_type == "mistral3":
-        return _mistral3_frequencies(inv_freq, rope), 1.0
+    if rope_type == "llama3":
+        return _llama3_frequencies(inv_freq, rope), 1.0
     if rope_type == "yarn":
         return _yarn_frequencies(config, rope, dim, base)
     return inv_freq, 1.0
 
 
-def _mistral3_frequencies(inv_freq: torch.Tensor, rope: dict[str, Any]) -> torch.Tensor:
+def _llama3_frequencies(inv_freq: torch.Tensor, rope: dict[str, Any]) -> torch.Tensor:
     factor = rope["factor"]
     low_freq_factor = rope["low_freq_factor"]
     high_freq_factor = rope["high_freq_factor"]

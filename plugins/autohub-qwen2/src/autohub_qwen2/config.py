@@ -6,7 +6,7 @@ from typing import Any
 
 from autohub_core.configuration import PretrainedConfig
 
-_ROPE_TYPES_WITH_ORIGINAL_LENGTH = ("qwen23", "yarn", "longrope")
+_ROPE_TYPES_WITH_ORIGINAL_LENGTH = ("llama3", "yarn", "longrope")
 
 
 def standardize_rope_parameters(
