@@ -136,10 +136,7 @@ def _download(repo_id: str, filename: str, options: HubOptions, *, required: boo
         ) from error
     except hub_errors.RevisionNotFoundError as error:
         raise CheckpointNotFoundError(f"revision {options.revision!r} does not exist in {repo_id}") from error
-    except hub_errors.EntryNotFoundError as error:
-        if required:
-            raise CheckpointNotFoundError(f"{repo_id} has no file named {filename}") from error
-        return None
+    # LocalEntryNotFoundError subclasses EntryNotFoundError (huggingface_hub >= 1.0): handle it first.
     except hub_errors.LocalEntryNotFoundError as error:
         if not required and _is_cached_absent(repo_id, filename, options):
             return None
@@ -150,6 +147,10 @@ def _download(repo_id: str, filename: str, options: HubOptions, *, required: boo
             "(local_files_only=True or HF_HUB_OFFLINE=1) or the Hub is unreachable; "
             "download it once online or point to a local directory"
         ) from error
+    except hub_errors.EntryNotFoundError as error:
+        if required:
+            raise CheckpointNotFoundError(f"{repo_id} has no file named {filename}") from error
+        return None
     return Path(path)
 
 

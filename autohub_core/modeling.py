@@ -446,10 +446,13 @@ class _WeightsSource:
             if path is None:
                 continue
             if is_index:
+                shard_paths: dict[str, Path] = {}  # resolve each shard once, not once per tensor
                 for key, shard in _read_index(path).items():
-                    shard_path = resolve_file(name, shard, options, required=True)
-                    assert shard_path is not None
-                    source._files[key] = shard_path
+                    if shard not in shard_paths:
+                        shard_path = resolve_file(name, shard, options, required=True)
+                        assert shard_path is not None
+                        shard_paths[shard] = shard_path
+                    source._files[key] = shard_paths[shard]
             else:
                 for key in _file_keys(path, weights_only):
                     source._files[key] = path

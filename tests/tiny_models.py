@@ -43,11 +43,8 @@ def save_tokenizer(directory: Path) -> None:
     import transformers
 
     directory.mkdir(parents=True, exist_ok=True)
-    vocab_file = directory / "vocab.txt"
-    vocab_file.write_text("\n".join(vocabulary()) + "\n", encoding="utf-8")
-    tokenizer = transformers.BertTokenizerFast(
-        vocab_file=str(vocab_file), do_lower_case=True, model_max_length=64
-    )
+    vocab = {token: index for index, token in enumerate(vocabulary())}
+    tokenizer = transformers.BertTokenizer(vocab=vocab, do_lower_case=True, model_max_length=64)
     tokenizer.save_pretrained(directory)
 
 

@@ -1,0 +1,309 @@
+"""Hub resolution through huggingface_hub, against a local Hub stand-in (tests/hub_server.py).
+
+huggingface_hub reads HF_ENDPOINT / HF_HUB_OFFLINE into ``huggingface_hub.constants`` when
+it is first imported, so the fixture sets both the environment variables (for
+subprocesses) and the constants (for this process, where it is already imported).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from autohub_core import AutoModel, AutoModelForTokenClassification, AutoTokenizer, CheckpointNotFoundError
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
+from hub_server import HubServer
+from tiny_models import save_tiny_bert
+
+TOKEN = "hf_local_test_token"
+INPUT_IDS = torch.tensor([[2, 7, 8, 9, 10, 11, 3, 0], [2, 12, 13, 14, 3, 0, 0, 0]])
+ATTENTION_MASK = (INPUT_IDS != 0).long()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """The local Hub with a few repos; started once for the module, stopped at its end."""
+    root = tmp_path_factory.mktemp("repos")
+    server = HubServer().start()
+    v1 = save_tiny_bert(root / "v1", "BertModel", seed=1)
+    v2 = save_tiny_bert(root / "v2", "BertModel", seed=2)
+    server.v1_sha = server.add_commit("org/tiny-bert", v1, refs=("main", "v1.0"))
+    server.v2_sha = server.add_commit("org/tiny-bert", v2, refs=("main",))  # main moves on, the tag stays
+    server.add_commit("org/private-bert", v1, token=TOKEN)
+    server.add_commit("org/nested", v2, prefix="encoder/")
+    server.add_commit(
+        "org/for-transformers", save_tiny_bert(root / "tf", "BertForTokenClassification", seed=3)
+    )
+
+    both = save_tiny_bert(root / "both", "BertModel", seed=4)
+    model = _transformers_model(both)
+    torch.save(model.state_dict(), both / "pytorch_model.bin")
+    server.add_commit("org/both-formats", both)
+
+    sharded = root / "sharded"
+    model.save_pretrained(sharded, max_shard_size="40KB")
+    save_tiny_bert(root / "tok", "BertModel", seed=4)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (sharded / name).write_bytes((root / "tok" / name).read_bytes())
+    server.add_commit("org/sharded", sharded)
+    server.dirs = {"v1": v1, "v2": v2, "both": both}
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def hub_env(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point huggingface_hub at the local Hub, with a fresh cache; returns the cache dir."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf-home"))
+    hub.clear_log()
+    return cache
+
+
+def _transformers_model(directory: Path) -> torch.nn.Module:
+    import transformers
+
+    return transformers.AutoModel.from_pretrained(directory).eval()
+
+
+def _hidden(model: torch.nn.Module) -> torch.Tensor:
+    with torch.no_grad():
+        return model(input_ids=INPUT_IDS, attention_mask=ATTENTION_MASK).last_hidden_state
+
+
+def _expected(hub: HubServer, name: str) -> torch.Tensor:
+    return _hidden(_transformers_model(hub.dirs[name]))
+
+
+def test_download_uses_the_standard_cache_layout(hub: HubServer, hub_env: Path) -> None:
+    model = AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    torch.testing.assert_close(_hidden(model), _expected(hub, "v2"), atol=1e-5, rtol=0)
+    storage = hub_env / "models--org--tiny-bert"
+    assert (storage / "refs" / "main").read_text() == hub.v2_sha
+    snapshot = storage / "snapshots" / hub.v2_sha
+    assert (snapshot / "config.json").is_symlink() and (snapshot / "model.safetensors").is_symlink()
+    weights = (snapshot / "model.safetensors").resolve()
+    assert weights.parent == storage / "blobs"
+    assert weights.name == hashlib.sha256(weights.read_bytes()).hexdigest()  # LFS blobs are named by sha256
+    assert hub.requested_files("GET") == ["config.json"]  # the weights came from the CDN
+    assert [r.path.rsplit("/", 1)[-1] for r in hub.served("GET", "cdn")] == [weights.name]
+
+    tokenizer = AutoTokenizer.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    assert tokenizer("john smith")["input_ids"][0] == tokenizer.cls_token_id
+
+
+@pytest.mark.parametrize(
+    ("revision", "expected"), [("main", "v2"), ("v1.0", "v1"), ("v1_sha", "v1"), ("v2_sha", "v2")]
+)
+def test_revisions_branch_tag_and_commit(hub: HubServer, hub_env: Path, revision: str, expected: str) -> None:
+    revision = getattr(hub, revision, revision)
+    model = AutoModel.from_pretrained("org/tiny-bert", revision=revision, cache_dir=hub_env)
+    torch.testing.assert_close(_hidden(model), _expected(hub, expected), atol=1e-5, rtol=0)
+    commit = hub.v1_sha if expected == "v1" else hub.v2_sha
+    assert (hub_env / "models--org--tiny-bert" / "snapshots" / commit / "model.safetensors").exists()
+    if len(revision) != 40:
+        assert (hub_env / "models--org--tiny-bert" / "refs" / revision).read_text() == commit
+    else:  # a cached commit needs no request at all the second time
+        hub.clear_log()
+        AutoModel.from_pretrained("org/tiny-bert", revision=revision, cache_dir=hub_env)
+        assert hub.served() == []
+
+
+def test_unknown_revision_and_repo(hub_env: Path) -> None:
+    with pytest.raises(CheckpointNotFoundError, match="revision 'nope' does not exist in org/tiny-bert"):
+        AutoModel.from_pretrained("org/tiny-bert", revision="nope", cache_dir=hub_env)
+    with pytest.raises(CheckpointNotFoundError, match="org/missing is not a local directory"):
+        AutoModel.from_pretrained("org/missing", cache_dir=hub_env)
+
+
+def test_cache_is_shared_with_transformers_both_ways(hub: HubServer, hub_env: Path) -> None:
+    import transformers
+
+    ours = AutoModelForTokenClassification.from_pretrained("org/for-transformers", cache_dir=hub_env)
+    hub.clear_log()
+    theirs = transformers.AutoModelForTokenClassification.from_pretrained(
+        "org/for-transformers", cache_dir=hub_env, local_files_only=True
+    ).eval()
+    assert hub.served() == []
+    inputs = {"input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK}
+    with torch.no_grad():
+        torch.testing.assert_close(ours(**inputs).logits, theirs(**inputs).logits, atol=1e-5, rtol=0)
+
+    transformers.AutoModel.from_pretrained("org/tiny-bert", revision="v1.0", cache_dir=hub_env)
+    transformers.AutoTokenizer.from_pretrained("org/tiny-bert", revision="v1.0", cache_dir=hub_env)
+    hub.clear_log()
+    model = AutoModel.from_pretrained(
+        "org/tiny-bert", revision="v1.0", cache_dir=hub_env, local_files_only=True
+    )
+    tokenizer = AutoTokenizer.from_pretrained(
+        "org/tiny-bert", revision="v1.0", cache_dir=hub_env, local_files_only=True
+    )
+    assert hub.served() == []
+    torch.testing.assert_close(_hidden(model), _expected(hub, "v1"), atol=1e-5, rtol=0)
+    assert tokenizer.convert_ids_to_tokens(tokenizer("paris")["input_ids"]) == ["[CLS]", "paris", "[SEP]"]
+
+
+def test_force_download_fetches_again(hub: HubServer, hub_env: Path) -> None:
+    AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    hub.clear_log()
+    AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    assert hub.served("GET") == []  # only HEADs to check the etags
+    AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env, force_download=True)
+    assert "config.json" in hub.requested_files("GET")
+    assert len(hub.served("GET", "cdn")) == 1
+
+
+def test_local_files_only_names_the_missing_file(hub: HubServer, hub_env: Path) -> None:
+    with pytest.raises(CheckpointNotFoundError, match=r"config\.json of org/tiny-bert is not in the cache"):
+        AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env, local_files_only=True)
+    assert hub.served() == []
+
+
+def test_offline_mode(hub: HubServer, hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(
+        CheckpointNotFoundError, match=r"config\.json of org/tiny-bert is not in the cache.*HF_HUB_OFFLINE"
+    ):
+        AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    AutoTokenizer.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hub.clear_log()
+    model = AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    AutoTokenizer.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    assert hub.served() == []
+    torch.testing.assert_close(_hidden(model), _expected(hub, "v2"), atol=1e-5, rtol=0)
+
+
+def test_cli_offline_in_a_subprocess(hub: HubServer, hub_env: Path) -> None:
+    """HF_ENDPOINT and HF_HUB_OFFLINE read from the environment by a fresh process."""
+    environment = {**os.environ, "HF_HUB_CACHE": str(hub_env)}
+    script = [
+        sys.executable,
+        "-m",
+        "autohub_core.cli",
+        "run",
+        "org/tiny-bert",
+        "--task",
+        "feature-extraction",
+    ]
+    online = subprocess.run(
+        [*script, "--similarity", "paris", "paris"], env=environment, capture_output=True, text=True
+    )
+    assert online.returncode == 0, online.stderr
+    assert float(online.stdout) == pytest.approx(1.0, abs=1e-6)
+    assert hub.served("GET", "cdn")
+    hub.clear_log()
+    offline = subprocess.run(
+        [*script, "--similarity", "the dog", "the cat"],
+        env={**environment, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert hub.served() == []
+    missing = subprocess.run(
+        [*script, "--offline", "x", "y"],
+        env={**environment, "HF_HUB_CACHE": str(hub_env.parent / "empty")},
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("autohub: error: config.json of org/tiny-bert is not in the cache")
+
+
+def test_private_repo_needs_the_token(hub: HubServer, hub_env: Path) -> None:
+    with pytest.raises(CheckpointNotFoundError, match="pass token= for a private repo"):
+        AutoModel.from_pretrained("org/private-bert", cache_dir=hub_env)
+    assert {r.authorization for r in hub.served("HEAD", "hub")} == {None}
+    hub.clear_log()
+    model = AutoModel.from_pretrained("org/private-bert", cache_dir=hub_env, token=TOKEN)
+    torch.testing.assert_close(_hidden(model), _expected(hub, "v1"), atol=1e-5, rtol=0)
+    assert {r.authorization for r in hub.served(server="hub")} == {f"Bearer {TOKEN}"}
+    assert {r.authorization for r in hub.served(server="cdn")} == {None}  # never sent off the Hub
+
+
+def test_subfolder(hub: HubServer, hub_env: Path) -> None:
+    model = AutoModel.from_pretrained("org/nested", subfolder="encoder", cache_dir=hub_env)
+    tokenizer = AutoTokenizer.from_pretrained("org/nested", subfolder="encoder", cache_dir=hub_env)
+    torch.testing.assert_close(_hidden(model), _expected(hub, "v2"), atol=1e-5, rtol=0)
+    assert tokenizer("paris")["input_ids"][1] == tokenizer.convert_tokens_to_ids("paris")
+    assert set(hub.requested_files("GET")) >= {"encoder/config.json", "encoder/tokenizer.json"}
+    assert all(name.startswith("encoder/") for name in hub.requested_files("HEAD"))
+    with pytest.raises(CheckpointNotFoundError):
+        AutoModel.from_pretrained("org/nested", cache_dir=hub_env)  # no config.json at the root
+
+
+def test_safetensors_preferred_over_pickle(hub: HubServer, hub_env: Path) -> None:
+    model = AutoModel.from_pretrained("org/both-formats", cache_dir=hub_env)
+    torch.testing.assert_close(_hidden(model), _expected(hub, "both"), atol=1e-5, rtol=0)
+    asked = hub.requested_files("HEAD") + hub.requested_files("GET")
+    assert "model.safetensors" in asked
+    assert not any(name.startswith("pytorch_model") for name in asked)
+    assert len(hub.served("GET", "cdn")) == 1
+
+
+def test_sharded_checkpoint_follows_the_index(hub: HubServer, hub_env: Path) -> None:
+    model = AutoModel.from_pretrained("org/sharded", cache_dir=hub_env)
+    torch.testing.assert_close(_hidden(model), _expected(hub, "both"), atol=1e-5, rtol=0)
+    heads = hub.requested_files("HEAD")
+    shards = sorted(name for name in heads if name.startswith("model-"))
+    assert len(shards) > 1 and len(hub.served("GET", "cdn")) == len(shards)
+    assert (
+        heads.index("model.safetensors")
+        < heads.index("model.safetensors.index.json")
+        < heads.index(shards[0])
+    )
+    assert not any(name.startswith("pytorch_model") for name in heads)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 4096])
+def test_interrupted_download_is_retried_without_corrupting_the_cache(
+    hub: HubServer, hub_env: Path, monkeypatch: pytest.MonkeyPatch, chunk_size: int | None
+) -> None:
+    """The CDN cuts the weights half-way once; huggingface_hub retries, resuming with a Range
+    request from the last chunk it wrote (a file smaller than one 10 MiB chunk restarts at 0)."""
+    from huggingface_hub import constants
+
+    if chunk_size is not None:
+        monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", chunk_size)
+    weights = hub.repos["org/tiny-bert"].commits[hub.v2_sha]["model.safetensors"]
+    sha256 = hashlib.sha256(weights).hexdigest()
+    hub.drop_once.add(sha256)
+    model = AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    torch.testing.assert_close(_hidden(model), _expected(hub, "v2"), atol=1e-5, rtol=0)
+    first, retry = hub.served("GET", "cdn")
+    assert first.range is None
+    if chunk_size is None:
+        assert retry.range is None
+    else:
+        resumed_at = int(retry.range.removeprefix("bytes=").removesuffix("-"))
+        assert 0 < resumed_at <= len(weights) // 2 and resumed_at % chunk_size == 0
+    blob = hub_env / "models--org--tiny-bert" / "blobs" / sha256
+    assert blob.read_bytes() == weights
+    assert not list(hub_env.rglob("*.incomplete"))
