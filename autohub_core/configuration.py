@@ -82,6 +82,8 @@ class PretrainedConfig:
             raise ConfigError(f"problem_type must be one of {_PROBLEM_TYPES}, got {self.problem_type!r}")
         self.name_or_path = str(kwargs.pop("name_or_path", kwargs.pop("_name_or_path", "")))
         for key, value in kwargs.items():
+            if key.startswith("__") or callable(getattr(type(self), key, None)):
+                raise ConfigError(f"config key {key!r} would hide the attribute of the same name; rename it")
             try:
                 setattr(self, key, value)
             except AttributeError as error:

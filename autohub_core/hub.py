@@ -69,7 +69,11 @@ def resolve_file(
     if is_local(name_or_path):
         root = Path(name_or_path) / options.subfolder if options.subfolder else Path(name_or_path)
         candidate = root / filename
-        if candidate.is_file():
+        try:
+            found = candidate.is_file()
+        except OSError as error:  # a name the file system refuses (too long ...)
+            raise CheckpointNotFoundError(f"cannot look up {filename!r} in {root}: {error}") from error
+        if found:
             _check_inside(Path(name_or_path), candidate)
             return candidate
         if required:

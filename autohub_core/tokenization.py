@@ -399,7 +399,14 @@ class PreTrainedTokenizer:
                         f"{name_or_path} has neither {TOKENIZER_FILE} nor {filename}: cannot build "
                         f"a {cls.__name__}"
                     ) from error
-        return cls(name_or_path=name_or_path, **init_kwargs)
+        try:
+            return cls(name_or_path=name_or_path, **init_kwargs)
+        except (TypeError, ValueError, KeyError, IndexError) as error:  # wrong types in the files
+            if isinstance(error, TokenizerError):
+                raise
+            raise TokenizerError(
+                f"cannot build {cls.__name__} from the files of {name_or_path}: {type(error).__name__}: {error}"
+            ) from error
 
     def _add_missing_tokens(self, added_tokens_decoder: dict[int, AddedToken]) -> None:
         """Add config-listed added tokens (by id order) and special tokens the backend lacks."""
