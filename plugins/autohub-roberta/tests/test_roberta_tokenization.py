@@ -170,6 +170,7 @@ CHECKPOINTS = [
         id="roberta-full-prefix-untrimmed",
     ),
     pytest.param(("xlm-roberta", "legacy", {}), id="xlmr-legacy"),
+    pytest.param(("xlm-roberta", "legacy", {"add_prefix_space": False}), id="xlmr-legacy-no-prefix"),
     pytest.param(("xlm-roberta", "full", {}), id="xlmr-full"),
 ]
 
