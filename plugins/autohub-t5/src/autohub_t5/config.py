@@ -69,7 +69,7 @@ class T5Config(PretrainedConfig):
         self.classifier_dropout = classifier_dropout
 
         parts = feed_forward_proj.split("-") if isinstance(feed_forward_proj, str) else []
-        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
+        if not all(parts) or len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
             raise UnsupportedConfigError(
                 f"config key 'feed_forward_proj' = {feed_forward_proj!r} is not valid; use '<act>' or "
                 "'gated-<act>', e.g. 'relu' or 'gated-gelu'"

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedFeatureError
+from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     attention,
     get_activation,
@@ -631,7 +632,7 @@ class T5Model(_T5EncoderDecoder):
         return self._return(output, return_dict)
 
 
-class T5ForConditionalGeneration(_T5EncoderDecoder):
+class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
     """T5 with the language modelling head (``lm_head``), for generation and seq2seq training.
 
     With ``scale_decoder_outputs`` (the default when the embeddings are tied) the decoder
