@@ -100,11 +100,9 @@ def test_token_classification_matches_transformers_pipeline(
             assert ours["score"] == pytest.approx(float(theirs["score"]), abs=1e-5)
             if aggregation == "none":
                 assert ours["index"] == theirs["index"]
-            if ours["word"] != "[UNK]":
-                assert (
-                    text[ours["start"] : ours["end"]].lower()
-                    == ours["word"].replace("##", "").replace(" ", "").lower()
-                )
+            if ours["word"] != "[UNK]" and text.isascii():  # lower-casing strips accents
+                span = text[ours["start"] : ours["end"]].lower().replace(" ", "")
+                assert span == ours["word"].replace("##", "").replace(" ", "")
             total += 1
     assert total > 0  # the random head predicts some non-O labels
 
