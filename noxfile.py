@@ -35,7 +35,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def plugins(session: nox.Session) -> None:
-    """Each plugin installed alone on top of the core (its declared dependencies only), tested."""
+    """Each plugin alone on top of the core, in turn, in one fresh virtualenv (the CI variant).
+
+    The previous plugin is uninstalled before the next is installed with its declared
+    dependencies, so each runs with core + itself only; ``plugin`` sessions do the same with
+    one virtualenv per plugin.
+    """
     _install_base(session)
     installed = session.run("python", "-m", "pip", "list", "--format=freeze", silent=True) or ""
     stale = [
@@ -50,6 +55,15 @@ def plugins(session: nox.Session) -> None:
         session.install(*CONSTRAINTS, "-e", plugin)
         session.run("pytest", "-q", f"{plugin}/tests")
         session.run("python", "-m", "pip", "uninstall", "-y", distribution)
+
+
+@nox.session
+@nox.parametrize("plugin", [Path(path).name for path in PLUGINS])
+def plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin alone in its own fresh virtualenv: core + that plugin + test tools."""
+    _install_base(session)
+    session.install(*CONSTRAINTS, "-e", f"plugins/{plugin}")
+    session.run("pytest", "-q", f"plugins/{plugin}/tests")
 
 
 @nox.session
