@@ -42,9 +42,11 @@ logger = logging.getLogger("autohub")
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 
-#: The options ``generate()`` implements, with transformers' defaults.
+#: The options ``generate()`` implements, with transformers' defaults. ``max_length=None``
+#: means transformers 5's default: 20 new tokens, at most ``max_position_embeddings`` in all.
+DEFAULT_NEW_TOKENS = 20
 _DEFAULTS: dict[str, Any] = {
-    "max_length": 20,
+    "max_length": None,
     "max_new_tokens": None,
     "min_length": 0,
     "min_new_tokens": None,
@@ -66,7 +68,7 @@ _MODEL_CONFIG_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_s
 class GenerationConfig:
     """Decoding options, read from and written to ``generation_config.json``.
 
-    Fields and defaults are transformers' (``max_length=20``, ``top_k=50`` ...). Keys autohub
+    Fields and defaults are transformers' (``top_k=50``, ``max_length`` unset: 20 new tokens ...). Keys autohub
     does not implement are kept and written back, but ``generate()`` refuses values that
     would change the result (``num_beams > 1``).
     """
@@ -158,7 +160,7 @@ class GenerationConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise GenerationError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.max_new_tokens is None and (not isinstance(self.max_length, int) or self.max_length < 1):
+        if self.max_length is not None and (not isinstance(self.max_length, int) or self.max_length < 1):
             raise GenerationError(f"max_length must be a positive integer, got {self.max_length!r}")
         if self.repetition_penalty is not None and not self.repetition_penalty > 0:
             raise GenerationError(f"repetition_penalty must be > 0, got {self.repetition_penalty!r}")
@@ -235,14 +237,12 @@ def _logits_processors(
     processors: list[Processor] = []
     if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
         processors.append(_repetition_penalty(float(config.repetition_penalty), left_pads))
-    if eos is not None and config.min_length:
-        min_length = config.min_length
+    # min_new_tokens takes precedence over min_length, as in transformers.
+    min_length = (
+        prompt_length + config.min_new_tokens if config.min_new_tokens is not None else config.min_length
+    )
+    if eos is not None and min_length:
         processors.append(_suppress_eos_while(eos, lambda sequence: sequence.shape[-1] < min_length))
-    if eos is not None and config.min_new_tokens:
-        min_new = config.min_new_tokens
-        processors.append(
-            _suppress_eos_while(eos, lambda sequence: sequence.shape[-1] - prompt_length < min_new)
-        )
     if config.do_sample:
         if config.temperature is not None and config.temperature != 1.0:
             processors.append(_temperature(float(config.temperature)))
@@ -324,14 +324,16 @@ class GenerationMixin:
             logger.warning("Setting `pad_token_id` to `eos_token_id`:%s for open-end generation.", eos_ids[0])
             pad_token_id = eos_ids[0]
 
-        if input_ids is None:
+        if input_ids is None and not (is_encoder_decoder and model_kwargs.get("encoder_outputs") is not None):
             if is_encoder_decoder or config.bos_token_id is None:
                 raise GenerationError("generate() needs input_ids (there is no bos_token_id to start from)")
             input_ids = torch.full((1, 1), config.bos_token_id, dtype=torch.long, device=device)
-        input_ids = input_ids.to(device)
-        if attention_mask is None:
-            attention_mask = _infer_attention_mask(input_ids, pad_token_id, eos_ids)
-        attention_mask = attention_mask.to(device)
+        if input_ids is not None:
+            input_ids = input_ids.to(device)
+            if attention_mask is None:
+                attention_mask = _infer_attention_mask(input_ids, pad_token_id, eos_ids)
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(device)
 
         if is_encoder_decoder:
             sequence = self._start_decoder(input_ids, attention_mask, config, model_kwargs)
@@ -340,9 +342,15 @@ class GenerationMixin:
             sequence = input_ids
             decoder_mask = attention_mask
         batch_size, prompt_length = sequence.shape
-        max_length = (
-            prompt_length + config.max_new_tokens if config.max_new_tokens is not None else config.max_length
-        )
+        if config.max_new_tokens is not None:
+            max_length = prompt_length + config.max_new_tokens
+        elif config.max_length is not None:
+            max_length = config.max_length
+        else:
+            max_length = prompt_length + DEFAULT_NEW_TOKENS
+            max_positions = getattr(self.config, "max_position_embeddings", None)
+            if isinstance(max_positions, int):
+                max_length = min(max_length, max_positions)
         if prompt_length >= max_length:
             logger.warning(
                 "Input length is %d, but max_length is %d: one token is generated anyway; "
@@ -405,8 +413,8 @@ class GenerationMixin:
 
     def _start_decoder(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
         config: GenerationConfig,
         model_kwargs: dict[str, Any],
     ) -> torch.Tensor:
@@ -415,9 +423,10 @@ class GenerationMixin:
             model_kwargs["encoder_outputs"] = self.get_encoder()(
                 input_ids=input_ids, attention_mask=attention_mask, return_dict=True
             )
+        device = self.device
         decoder_input_ids = model_kwargs.pop("decoder_input_ids", None)
         if decoder_input_ids is not None:
-            return decoder_input_ids.to(input_ids.device)
+            return decoder_input_ids.to(device)
         start = config.decoder_start_token_id
         if start is None:
             start = config.bos_token_id
@@ -426,7 +435,8 @@ class GenerationMixin:
                 "an encoder-decoder model needs decoder_start_token_id (or bos_token_id) in its "
                 "generation config, or decoder_input_ids="
             )
-        return torch.full((input_ids.shape[0], 1), start, dtype=torch.long, device=input_ids.device)
+        batch_size = model_kwargs["encoder_outputs"][0].shape[0]
+        return torch.full((batch_size, 1), start, dtype=torch.long, device=device)
 
 
 def _infer_attention_mask(

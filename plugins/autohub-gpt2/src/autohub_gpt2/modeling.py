@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     get_activation,
     question_answering_loss,
@@ -356,7 +357,7 @@ class GPT2Model(GPT2PreTrainedModel):
         return _finish(outputs, return_dict, config)
 
 
-class GPT2LMHeadModel(GPT2PreTrainedModel):
+class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
     """GPT-2 with the language modelling head (``lm_head``, tied to ``transformer.wte``)."""
 
     def __init__(self, config: GPT2Config) -> None:
