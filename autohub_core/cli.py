@@ -351,6 +351,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
         results = task.run(texts, context=args.context, **common)
         _emit(args, out, texts, results, _format_answer)
     else:
+        task.check_can_generate()
         stream = None if args.json else _stream_to(out)
         generated = []
         for text in texts:

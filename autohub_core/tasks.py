@@ -94,7 +94,7 @@ class Task:
         encoding = self.tokenizer(
             list(texts),
             list(pairs) if pairs is not None else None,
-            padding=True,
+            padding=len(texts) > 1,  # a single text needs no pad token (e.g. a GPT-2 prompt)
             truncation=truncation,
             max_length=self._max_length(),
             return_tensors="pt",
@@ -540,8 +540,7 @@ class TextGeneration(Task):
         **generate_kwargs: Any,
     ) -> list[str]:
         """The generated continuation of each prompt; ``stream`` receives text pieces as they come."""
-        if not self.model.can_generate() or not hasattr(self.model, "generate"):
-            raise InputError(f"{type(self.model).__name__} cannot generate text")
+        self.check_can_generate()
         results = []
         for prompt in texts:
             encoding = self._encode([prompt], truncation=False)
@@ -562,6 +561,11 @@ class TextGeneration(Task):
             if progress is not None:
                 progress(1)
         return results
+
+    def check_can_generate(self) -> None:
+        """Raise :class:`InputError` unless the loaded model has ``generate()``."""
+        if not self.model.can_generate() or not hasattr(self.model, "generate"):
+            raise InputError(f"{type(self.model).__name__} cannot generate text")
 
 
 class _TextStreamer:

@@ -596,3 +596,73 @@ def test_console_script_errors_without_traceback(tmp_path: Path) -> None:
         [sys.executable, "-m", "autohub_core.cli", "--version"], capture_output=True, text=True, check=False
     )
     assert module.returncode == 0 and module.stdout.startswith("autohub ")
+
+
+# -- text generation ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny transformers GPT-2 with a byte-level BPE trained here (no pad token)."""
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    directory = tmp_path_factory.mktemp("gpt2")
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    backend.train_from_iterator(
+        ["the dog runs fast and the cat eats food", "hello world, good movie"] * 20, trainer
+    )
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token="<|endoftext|>", bos_token="<|endoftext|>"
+    )
+    tokenizer.save_pretrained(directory)
+    config = transformers.GPT2Config(
+        vocab_size=backend.get_vocab_size(),
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    torch.manual_seed(7)
+    transformers.GPT2LMHeadModel(config).eval().save_pretrained(directory)
+    return directory
+
+
+def test_text_generation_streams_the_greedy_continuation(
+    capsys: pytest.CaptureFixture[str], tiny_gpt2: Path
+) -> None:
+    import transformers
+
+    prompts = ["the dog", "hello world"]
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_gpt2)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_gpt2).eval()
+    expected = []
+    for prompt in prompts:
+        inputs = tokenizer(prompt, return_tensors="pt")
+        output = model.generate(**inputs, max_new_tokens=6, do_sample=False, pad_token_id=0)
+        expected.append(tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+    status, out, _ = run_cli(
+        capsys, "run", str(tiny_gpt2), "--task", "text-generation", "--max-new-tokens", "6", *prompts
+    )
+    assert status == 0
+    assert out.splitlines() == [
+        prompt + continuation for prompt, continuation in zip(prompts, expected, strict=True)
+    ]
+    results = run_json(
+        capsys, "run", str(tiny_gpt2), "--task", "text-generation", "--max-new-tokens", "6", *prompts
+    )
+    assert [item["generated_text"] for item in results] == expected
+
+
+def test_text_generation_needs_a_generating_model(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    status, _, err = run_cli(capsys, "run", str(checkpoints["base"]), "--task", "text-generation", "hello")
+    assert status == 2 and err == "autohub: error: BertLMHeadModel cannot generate text\n"
