@@ -9,12 +9,14 @@ with the family's ``_init_weights``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -170,7 +172,8 @@ class PreTrainedModel(nn.Module):
         """A randomly initialised model for ``config`` (``dtype=`` optional)."""
         dtype = _resolve_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)), config, None)
         config = copy.deepcopy(config)
-        with torch.device("meta"):  # measure first: an absurd config is refused before allocating
+        # Measure first: an absurd config is refused before allocating.
+        with torch.device("meta"), _no_init_on_meta():
             probe = _construct(cls, config, args, kwargs)
         _check_fits_in_memory(probe._tensors(), dtype, torch.get_default_device(), cls.__name__)
         if dtype is None:
@@ -226,7 +229,7 @@ class PreTrainedModel(nn.Module):
         target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config, source)
         config.dtype = str(target_dtype).removeprefix("torch.")
 
-        with torch.device("meta"):
+        with torch.device("meta"), _no_init_on_meta():
             model = _construct(cls, config, model_args, model_kwargs)
         info = model._load_weights(source, target_dtype, target_device, ignore_mismatched_sizes)
         model.name_or_path = str(pretrained_model_name_or_path or "")
@@ -610,6 +613,50 @@ def _check_fits_in_memory(
             f"{limit / 2**30:,.1f} GiB of {device}; check the size keys of config.json "
             "(hidden_size, vocab_size, num_hidden_layers ...)"
         )
+
+
+_TORCH_INIT_NAMES = (
+    *("uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "eye_", "dirac_"),
+    *("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_"),
+)
+_INIT_LOCK = threading.Lock()
+_init_originals: dict[str, Callable[..., torch.Tensor]] = {}
+_init_skip_depth = 0
+
+
+@contextlib.contextmanager
+def _no_init_on_meta() -> Iterator[None]:
+    """Make ``torch.nn.init`` functions skip meta tensors while a model is built on ``meta``.
+
+    Layer constructors (``nn.Embedding``, ``nn.Linear``) initialise their weights; on meta that
+    is pointless, and ``normal_`` has no C++ meta kernel, so torch imports its Python meta
+    registrations on first use (~800 modules, ~70 MB RSS, about a second). Real tensors (other
+    threads) are initialised as usual.
+    """
+    global _init_skip_depth
+    with _INIT_LOCK:
+        if _init_skip_depth == 0:
+            for name in _TORCH_INIT_NAMES:
+                if hasattr(torch.nn.init, name):
+                    _init_originals[name] = getattr(torch.nn.init, name)
+                    setattr(torch.nn.init, name, _skipping_meta(_init_originals[name]))
+        _init_skip_depth += 1
+    try:
+        yield
+    finally:
+        with _INIT_LOCK:
+            _init_skip_depth -= 1
+            if _init_skip_depth == 0:
+                for name, original in _init_originals.items():
+                    setattr(torch.nn.init, name, original)
+                _init_originals.clear()
+
+
+def _skipping_meta(init: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def skip_meta(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return tensor if tensor.is_meta else init(tensor, *args, **kwargs)
+
+    return skip_meta
 
 
 def _resolve_device(device: str | torch.device | None, device_map: Any) -> torch.device:
