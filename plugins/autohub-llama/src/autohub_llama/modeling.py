@@ -335,16 +335,24 @@ class LlamaAttention(nn.Module):
         if past_key_value is not None:
             key = torch.cat([past_key_value[0], key], dim=2)
             value = torch.cat([past_key_value[1], value], dim=2)
-        context, weights = attention(
-            query,
-            _repeat_kv(key, self.num_key_value_groups),
-            _repeat_kv(value, self.num_key_value_groups),
-            _additive(mask, query.dtype) if output_attentions else mask,
-            dropout=self.attention_dropout if self.training else 0.0,
-            scale=self.scaling,
-            is_causal=mask is None and length > 1,
-            output_attentions=output_attentions,
-        )
+        groups = self.num_key_value_groups
+        if length == 1 and groups > 1 and not output_attentions:
+            # One new token: its query heads of each KV group attend as one group, no KV copy.
+            packed = query.reshape(batch_size, -1, groups, self.head_dim)
+            dropout = self.attention_dropout if self.training else 0.0
+            context, weights = attention(packed, key, value, mask, dropout=dropout, scale=self.scaling)
+            context = context.reshape(batch_size, -1, 1, self.head_dim)
+        else:
+            context, weights = attention(
+                query,
+                _repeat_kv(key, groups),
+                _repeat_kv(value, groups),
+                _additive(mask, query.dtype) if output_attentions else mask,
+                dropout=self.attention_dropout if self.training else 0.0,
+                scale=self.scaling,
+                is_causal=mask is None and length > 1,
+                output_attentions=output_attentions,
+            )
         context = context.transpose(1, 2).reshape(batch_size, length, -1)
         return self.o_proj(context), (key, value), weights
 
