@@ -885,6 +885,92 @@ class PreTrainedTokenizer:
         decoder = self._backend.decoder
         return decoder.decode(list(tokens)) if decoder is not None else " ".join(tokens)
 
+    # ----------------------------------------------------------------- chat
+
+    def apply_chat_template(
+        self,
+        conversation: Sequence[Mapping[str, Any]] | Sequence[Sequence[Mapping[str, Any]]],
+        tools: list[dict[str, Any]] | None = None,
+        documents: list[dict[str, Any]] | None = None,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        continue_final_message: bool = False,
+        tokenize: bool = True,
+        padding: bool | str = False,
+        truncation: bool = False,
+        max_length: int | None = None,
+        return_tensors: str | None = None,
+        return_dict: bool = True,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        **template_kwargs: Any,
+    ) -> str | list[str] | list[int] | list[list[int]] | BatchEncoding:
+        """Render a conversation (or a batch of them) with the model's Jinja chat template.
+
+        The template comes from ``chat_template`` (a template, or the name of one of the
+        tokenizer's named templates), else tokenizer_config.json's ``chat_template``, else
+        ``chat_template.jinja``. It is rendered like transformers (jinja2's sandbox, with
+        ``raise_exception``, ``strftime_now`` and ``tojson``) with ``messages``, ``tools``,
+        ``documents``, ``add_generation_prompt``, the special tokens and ``template_kwargs``.
+        Returns the text with ``tokenize=False``; else a :class:`BatchEncoding` (no special
+        tokens added), or only its ``input_ids`` with ``return_dict=False``, as transformers 5.
+        """
+        for unsupported in ("return_assistant_tokens_mask", "sanitize_control_tokens"):
+            if template_kwargs.pop(unsupported, False):
+                raise TokenizerError(f"apply_chat_template({unsupported}=True) is not supported by autohub")
+        template = chat_template
+        named = self.init_kwargs.get("chat_template")
+        if named is None and self.name_or_path:
+            path = resolve_file(self.name_or_path, "chat_template.jinja", required=False)
+            named = path.read_text(encoding="utf-8") if path is not None else None
+        if isinstance(named, list):  # tokenizer_config.json's list of {"name", "template"}
+            named = {entry["name"]: entry["template"] for entry in named}
+        if isinstance(named, dict):
+            if template in named:
+                template = named[template]
+            elif template is None:
+                template = (
+                    named.get("tool_use")
+                    if tools is not None and "tool_use" in named
+                    else named.get("default")
+                )
+        elif template is None:
+            template = named
+        if not isinstance(template, str):
+            raise TokenizerError(
+                "this tokenizer has no chat template (tokenizer_config.json's chat_template or "
+                "chat_template.jinja): pass chat_template="
+            )
+        if continue_final_message and add_generation_prompt:
+            raise TokenizerError("continue_final_message and add_generation_prompt cannot be used together")
+        if not conversation:
+            raise TokenizerError("cannot apply a chat template to an empty conversation")
+        first = conversation[0]
+        is_batched = isinstance(first, (list, tuple))
+        conversations = list(conversation) if is_batched else [conversation]
+        variables = {**self.special_tokens_map, **template_kwargs}
+        rendered = _render_chat_template(
+            template,
+            conversations,
+            tools,
+            documents,
+            add_generation_prompt,
+            continue_final_message,
+            variables,
+        )
+        text: str | list[str] = rendered if is_batched else rendered[0]
+        if not tokenize:
+            return text
+        encoded = self(
+            text,
+            add_special_tokens=False,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            return_tensors=return_tensors,
+            **(tokenizer_kwargs or {}),
+        )
+        return encoded if return_dict else encoded["input_ids"]
+
     # ----------------------------------------------------------------- saving
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
@@ -1129,3 +1215,99 @@ def _write_atomically(path: Path, text: str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _render_chat_template(
+    template: str,
+    conversations: list[Sequence[Mapping[str, Any]]],
+    tools: list[dict[str, Any]] | None,
+    documents: list[dict[str, Any]] | None,
+    add_generation_prompt: bool,
+    continue_final_message: bool,
+    variables: dict[str, Any],
+) -> list[str]:
+    """Render each conversation as transformers' ``render_jinja_template`` does.
+
+    Everything the template sees is rebuilt from plain JSON types; keys whose value is None
+    are dropped from messages; reasoning fields are aliased (``thinking`` / ``reasoning_content``).
+    """
+    try:
+        import jinja2
+        import jinja2.ext
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    except ImportError as error:
+        raise TokenizerError("apply_chat_template needs jinja2: pip install 'autohub-core[chat]'") from error
+    import datetime
+
+    def plain(value: Any) -> Any:
+        if value is None or type(value) in (str, int, float, bool):
+            return value
+        for kind in (str, bool, int, float):
+            if isinstance(value, kind):
+                return kind(value)
+        if isinstance(value, Mapping):
+            return {plain(key): plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(plain(item) for item in value)
+        return f"<{type(value).__name__}>"
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(
+        value: Any,
+        ensure_ascii: bool = False,
+        indent: Any = None,
+        separators: Any = None,
+        sort_keys: bool = False,
+    ) -> str:
+        return json.dumps(
+            value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+        )
+
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+    )
+    environment.filters["tojson"] = tojson
+    environment.globals["raise_exception"] = raise_exception
+    environment.globals["strftime_now"] = lambda format: datetime.datetime.now().strftime(format)
+    compiled = environment.from_string(template)
+    reasoning_fields = ("reasoning_content", "thinking", "reasoning")
+    tag = "CONTINUE_FINAL_MESSAGE_TAG "
+    rendered = []
+    for conversation in conversations:
+        messages = []
+        for message in conversation:
+            if not isinstance(message, Mapping):
+                raise TokenizerError(f"chat messages must be dicts, got {message!r}")
+            message = {key: value for key, value in plain(message).items() if value is not None}
+            reasoning = next((message[key] for key in reasoning_fields if message.get(key) is not None), None)
+            if reasoning is not None:
+                message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
+            messages.append(message)
+        final = messages[-1].get("content") if messages else None
+        if continue_final_message:
+            if not isinstance(final, str):
+                raise TokenizerError("continue_final_message needs a final message with text content")
+            messages[-1]["content"] = final + tag
+        try:
+            text = compiled.render(
+                messages=messages,
+                tools=plain(tools),
+                documents=plain(documents),
+                add_generation_prompt=add_generation_prompt,
+                **plain(variables),
+            )
+        except jinja2.exceptions.TemplateError as error:
+            raise TokenizerError(f"the chat template failed: {error}") from error
+        if continue_final_message:
+            if final.strip() not in text or tag.strip() not in text:
+                raise TokenizerError("continue_final_message: the template dropped part of the final message")
+            location = text.rindex(tag.strip())
+            text = (
+                text[:location] if text[location : location + len(tag)] == tag else text[:location].rstrip()
+            )
+        rendered.append(text)
+    return rendered

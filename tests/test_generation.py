@@ -353,3 +353,110 @@ def test_refused_arguments(save_hf: Callable[..., Path]) -> None:
         model.generate(prompt, no_such_option=1)
     with pytest.raises(GenerationError, match="temperature"):
         model.generate(prompt, do_sample=True, temperature=0.0)
+
+
+# -- chat templates --------------------------------------------------------------------------------
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+LLAMA2 = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] | trim + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ ' ' + message['content'] | trim + ' ' + eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+TOOLS = (
+    "{%- if tools %}Tools: {{ tools | tojson(indent=2) }}\n{%- endif %}\n"
+    "{%- for message in messages %}\n  {{- message.role }}: {{ message.content | tojson }}\n{% endfor %}\n"
+    "{%- if add_generation_prompt %}assistant:{% endif %}{{ custom_note | default('') }}"
+    "{{ strftime_now('%Y') }}"
+)
+MESSAGES = [
+    {"role": "user", "content": "Héllo, wörld! 数字 😀"},
+    {"role": "assistant", "content": "  Hi there  "},
+    {"role": "user", "content": 'Say "quotes" & <tags>'},
+]
+
+
+@pytest.fixture(scope="module")
+def chat_tokenizers(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple]:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from autohub_core import AutoTokenizer
+
+    def load(chat_template: object, as_file: bool = False) -> tuple:
+        directory = tmp_path_factory.mktemp("chat")
+        backend = Tokenizer(models.BPE(unk_token="<unk>"))
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        trainer = trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
+        backend.train_from_iterator([m["content"] for m in MESSAGES] * 5 + ["user assistant"], trainer)
+        backend.save(str(directory / "tokenizer.json"))
+        config = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "</s>"}
+        if as_file:
+            (directory / "chat_template.jinja").write_text(chat_template)
+        else:
+            config["chat_template"] = chat_template
+        (directory / "tokenizer_config.json").write_text(json.dumps(config))
+        return AutoTokenizer.from_pretrained(directory), transformers.AutoTokenizer.from_pretrained(directory)
+
+    return load
+
+
+@pytest.mark.parametrize("template", [CHATML, LLAMA2, TOOLS], ids=["chatml", "llama2", "tools"])
+@pytest.mark.parametrize("add_generation_prompt", [False, True])
+def test_chat_template_output_matches_transformers(
+    chat_tokenizers: Callable[..., tuple], template: str, add_generation_prompt: bool
+) -> None:
+    ours, theirs = chat_tokenizers(template)
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"city": "string"}}}]
+    for kwargs in ({}, {"tools": tools, "custom_note": " (note)"}):
+        text = ours.apply_chat_template(
+            MESSAGES, add_generation_prompt=add_generation_prompt, tokenize=False, **kwargs
+        )
+        expected = theirs.apply_chat_template(
+            MESSAGES, add_generation_prompt=add_generation_prompt, tokenize=False, **kwargs
+        )
+        assert text == expected
+    encoded = ours.apply_chat_template(MESSAGES, add_generation_prompt=add_generation_prompt)
+    reference = theirs.apply_chat_template(MESSAGES, add_generation_prompt=add_generation_prompt)
+    assert encoded["input_ids"] == reference["input_ids"]
+    assert encoded["attention_mask"] == reference["attention_mask"]
+    ids = ours.apply_chat_template(MESSAGES, return_dict=False)
+    assert ids == theirs.apply_chat_template(MESSAGES, return_dict=False)
+    batch = [MESSAGES, MESSAGES[:1]]
+    tensors = ours.apply_chat_template(batch, padding=True, return_tensors="pt")
+    expected_tensors = theirs.apply_chat_template(batch, padding=True, return_tensors="pt")
+    assert torch.equal(tensors["input_ids"], expected_tensors["input_ids"])
+
+
+def test_chat_template_sources_and_errors(chat_tokenizers: Callable[..., tuple]) -> None:
+    from autohub_core import TokenizerError
+
+    ours, theirs = chat_tokenizers(CHATML, as_file=True)
+    assert ours.apply_chat_template(MESSAGES, tokenize=False) == theirs.apply_chat_template(
+        MESSAGES, tokenize=False
+    )
+    named = [{"name": "default", "template": CHATML}, {"name": "strict", "template": LLAMA2}]
+    ours, theirs = chat_tokenizers(named)
+    for name in (None, "strict"):
+        assert ours.apply_chat_template(MESSAGES, chat_template=name, tokenize=False) == (
+            theirs.apply_chat_template(MESSAGES, chat_template=name, tokenize=False)
+        )
+    prefill = [*MESSAGES[:2], {"role": "user", "content": "Continue this"}]
+    assert ours.apply_chat_template(
+        prefill, chat_template=CHATML, continue_final_message=True, tokenize=False
+    ) == (
+        theirs.apply_chat_template(prefill, chat_template=CHATML, continue_final_message=True, tokenize=False)
+    )
+    with pytest.raises(TokenizerError, match="alternate"):
+        ours.apply_chat_template(MESSAGES[1:], chat_template="strict")
+    with pytest.raises(TokenizerError, match="chat_template"):
+        chat_tokenizers(None)[0].apply_chat_template(MESSAGES)
