@@ -43,6 +43,10 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "autohub_core.errors",
     "UnsupportedFeatureError": "autohub_core.errors",
     "GenerationError": "autohub_core.errors",
+    "GenerationConfig": "autohub_core.generation",
+    "GenerationMixin": "autohub_core.generation",
+    "TextStreamer": "autohub_core.generation",
+    "TextIteratorStreamer": "autohub_core.generation",
     "hookimpl": "autohub_core.hookspecs",
     "list_plugins": "autohub_core.plugins",
 }
@@ -53,6 +57,12 @@ if TYPE_CHECKING:  # static view of the lazy exports
     from autohub_core.auto import *  # noqa: F403
     from autohub_core.configuration import PretrainedConfig  # noqa: F401
     from autohub_core.errors import *  # noqa: F403
+    from autohub_core.generation import (  # noqa: F401
+        GenerationConfig,
+        GenerationMixin,
+        TextIteratorStreamer,
+        TextStreamer,
+    )
     from autohub_core.hookspecs import hookimpl  # noqa: F401
     from autohub_core.modeling import PreTrainedModel  # noqa: F401
     from autohub_core.plugins import list_plugins  # noqa: F401

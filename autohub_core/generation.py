@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from autohub_core._io import atomic_write_text
 from autohub_core.configuration import read_json_file
-from autohub_core.errors import CheckpointNotFoundError, ConfigError, GenerationError
+from autohub_core.errors import ConfigError, GenerationError
 from autohub_core.hub import HubOptions, resolve_file
 
 __all__ = [
@@ -259,9 +259,9 @@ def _logits_processors(
 class GenerationMixin:
     """``generate()`` for heads whose forward follows the KV-cache contract.
 
-    The generation defaults come from ``generation_config.json`` next to the checkpoint
-    (read on first use from ``name_or_path``), else from the model config's special token
-    ids; assign ``model.generation_config`` to change them.
+    The generation defaults come from ``generation_config.json`` of the checkpoint (read by
+    ``from_pretrained``), else from the model config's special token ids; assign
+    ``model.generation_config`` to change them. ``save_pretrained`` writes them back.
     """
 
     @property
@@ -279,15 +279,13 @@ class GenerationMixin:
         self.__dict__["_generation_config"] = value
 
     def _default_generation_config(self) -> GenerationConfig:
-        name = getattr(self, "name_or_path", "")
-        if name:
-            try:
-                path = resolve_file(name, GENERATION_CONFIG_NAME, required=False)
-            except CheckpointNotFoundError:
-                path = None
-            if path is not None:
-                return GenerationConfig.from_dict(read_json_file(path))
         return GenerationConfig.from_model_config(self.config)
+
+    def _load_generation_config(self, name_or_path: str | os.PathLike, options: HubOptions) -> None:
+        """Called by ``from_pretrained``: read generation_config.json with the same download options."""
+        path = resolve_file(name_or_path, GENERATION_CONFIG_NAME, options, required=False)
+        if path is not None:
+            self.generation_config = GenerationConfig.from_dict(read_json_file(path))
 
     @torch.no_grad()
     def generate(

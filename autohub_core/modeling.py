@@ -236,6 +236,8 @@ class PreTrainedModel(nn.Module):
         model.config.name_or_path = model.name_or_path
         model.eval()
         _report(model, info, pretrained_model_name_or_path)
+        if pretrained_model_name_or_path is not None and hasattr(model, "_load_generation_config"):
+            model._load_generation_config(pretrained_model_name_or_path, options)
         if output_loading_info:
             return model, info.as_dict()
         return model
@@ -391,6 +393,8 @@ class PreTrainedModel(nn.Module):
         config.architectures = [type(self).__name__]
         config.dtype = str(self.dtype).removeprefix("torch.")
         config.save_pretrained(directory)
+        if hasattr(self, "_load_generation_config"):
+            self.generation_config.save_pretrained(directory)
         metadata = {"format": "pt"}
         from safetensors.torch import save_file
 
@@ -569,13 +573,17 @@ def _refuse_unsupported(kwargs: dict[str, Any]) -> None:
     kwargs.pop("trust_remote_code", None)
 
 
+# What torch and family code raise for a config that cannot build a module (torch asserts some sizes).
+_CONFIG_BUILD_ERRORS = (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, AssertionError)
+
+
 def _construct(cls: type[PreTrainedModel], config: PretrainedConfig, args: Any, kwargs: Any) -> Any:
     """``cls(config)``; a config that cannot build the module (negative sizes, wrong types) is a ConfigError."""
     try:
         return cls(config, *args, **kwargs)
     except AutohubError:
         raise
-    except (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError) as error:
+    except _CONFIG_BUILD_ERRORS as error:
         reason = (str(error).splitlines() or [""])[0]
         raise ConfigError(
             f"cannot build {cls.__name__} from this config ({type(error).__name__}: {reason}); "

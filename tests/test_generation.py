@@ -336,6 +336,20 @@ def test_generation_config_comes_from_the_checkpoint(tmp_path: Path, save_hf: Ca
     assert model.generate(torch.tensor([[5, 6]]), max_new_tokens=1).shape == (1, 3)
 
 
+def test_generation_config_round_trips_through_save_pretrained(
+    tmp_path: Path, save_hf: Callable[..., Path]
+) -> None:
+    model = AutoModelForCausalLM.from_pretrained(save_hf("llama"))
+    model.generation_config = GenerationConfig(max_new_tokens=2, eos_token_id=[2, 7], pad_token_id=0)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert reloaded.generation_config.max_new_tokens == 2
+    assert reloaded.generation_config.eos_token_id == [2, 7]
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert theirs.generation_config.max_new_tokens == 2 and theirs.generation_config.eos_token_id == [2, 7]
+    assert reloaded.generate(torch.tensor([[5, 6]])).shape[1] <= 4
+
+
 def test_default_and_explicit_lengths(save_hf: Callable[..., Path]) -> None:
     ours, theirs = _both(save_hf("llama"))
     prompt = {"input_ids": torch.tensor([[5, 6, 7]])}
