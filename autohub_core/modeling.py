@@ -574,11 +574,28 @@ def _refuse_unsupported(kwargs: dict[str, Any]) -> None:
 
 
 # What torch and family code raise for a config that cannot build a module (torch asserts some sizes).
-_CONFIG_BUILD_ERRORS = (TypeError, ValueError, RuntimeError, OverflowError, ZeroDivisionError, IndexError, AssertionError)
+_CONFIG_BUILD_ERRORS = (
+    TypeError,
+    ValueError,
+    RuntimeError,
+    OverflowError,
+    ZeroDivisionError,
+    IndexError,
+    AssertionError,
+)
+# Transformers' names for layer counts: building even meta layers takes time, so bound them first.
+_LAYER_COUNT_KEYS = ("num_hidden_layers", "num_layers", "num_decoder_layers", "n_layer", "n_layers")
+MAX_LAYERS = 1024
 
 
 def _construct(cls: type[PreTrainedModel], config: PretrainedConfig, args: Any, kwargs: Any) -> Any:
     """``cls(config)``; a config that cannot build the module (negative sizes, wrong types) is a ConfigError."""
+    for key in _LAYER_COUNT_KEYS:
+        count = getattr(config, key, None)
+        if isinstance(count, int) and count > MAX_LAYERS:
+            raise ConfigError(
+                f"config key {key!r} = {count} is more layers than autohub builds ({MAX_LAYERS})"
+            )
     try:
         return cls(config, *args, **kwargs)
     except AutohubError:

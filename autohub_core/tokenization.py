@@ -401,7 +401,7 @@ class PreTrainedTokenizer:
                     ) from error
         try:
             return cls(name_or_path=name_or_path, **init_kwargs)
-        except (TypeError, ValueError, KeyError, IndexError) as error:  # wrong types in the files
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # wrong types in files
             if isinstance(error, TokenizerError):
                 raise
             raise TokenizerError(

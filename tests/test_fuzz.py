@@ -172,7 +172,43 @@ def test_fuzz_config_values(tmp_path: Path, changes: list[tuple[str, Any]], auto
     expect_typed(lambda: load_config_and_build(directory, auto_class), AutohubError)
 
 
-@pytest.mark.parametrize("key", ["vocab_size", "hidden_size", "intermediate_size", "max_position_embeddings"])
+WRONG_VALUES: list[Any] = [
+    None,
+    True,
+    "x",
+    "12",
+    2.5,
+    float("nan"),
+    -1,
+    0,
+    10**12,
+    2**64 + 1,
+    [],
+    [32],
+    {},
+    {"a": 1},
+]
+
+
+def test_every_bert_key_with_every_wrong_type(tmp_path: Path) -> None:
+    """The systematic grid: each key of a BERT config.json set to each kind of wrong value."""
+    for key in sorted(TINY_BERT):
+        for value in WRONG_VALUES:
+            CASES["config.json key x type grid"] += 1
+            directory = Path(tempfile.mkdtemp(dir=tmp_path))
+            (directory / "config.json").write_text(json.dumps({**TINY_BERT, key: value}))
+            for auto_class in (AutoModel, AutoModelForSequenceClassification):
+                try:
+                    load_config_and_build(directory, auto_class)
+                except AutohubError:
+                    pass
+                except Exception as error:
+                    raise AssertionError(f"{key}={value!r} -> {type(error).__name__}: {error}") from error
+
+
+@pytest.mark.parametrize(
+    "key", ["vocab_size", "hidden_size", "intermediate_size", "max_position_embeddings", "num_hidden_layers"]
+)
 @pytest.mark.parametrize("size", [10**12, 2**63])
 def test_absurd_sizes_are_refused_before_allocating(tmp_path: Path, key: str, size: int) -> None:
     CASES["config.json huge sizes"] += 1
