@@ -176,14 +176,12 @@ class PreTrainedModel(nn.Module):
         with torch.device("meta"), _no_init_on_meta():
             probe = _construct(cls, config, args, kwargs)
         _check_fits_in_memory(probe._tensors(), dtype, torch.get_default_device(), cls.__name__)
+        model = _construct(cls, config, args, kwargs)
         if dtype is None:
-            return _construct(cls, config, args, kwargs)
-        previous = torch.get_default_dtype()
-        torch.set_default_dtype(dtype)
-        try:
-            model = _construct(cls, config, args, kwargs)
-        finally:
-            torch.set_default_dtype(previous)
+            return model
+        # Cast after building: torch.set_default_dtype is process-wide and would leak into
+        # models other threads build at the same time.
+        model.to(dtype)
         model.config.dtype = str(dtype).removeprefix("torch.")
         return model
 
