@@ -1,0 +1,18 @@
+"""The autohub conformance kit applied to the distilbert plugin (base model and every registered head)."""
+
+from __future__ import annotations
+
+from autohub_core.testing import ConformanceSuite
+
+
+class TestDistilBertConformance(ConformanceSuite):
+    plugin_name = "distilbert"
+    model_type = "distilbert"
+    config_kwargs = {
+        "vocab_size": 99,
+        "dim": 32,
+        "n_layers": 2,
+        "n_heads": 4,
+        "hidden_dim": 37,
+        "max_position_embeddings": 64,
+    }

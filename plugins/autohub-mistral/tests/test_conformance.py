@@ -1,0 +1,20 @@
+"""The autohub conformance kit applied to the mistral plugin (base model and every registered head)."""
+
+from __future__ import annotations
+
+from autohub_core.testing import ConformanceSuite
+
+
+class TestMistralConformance(ConformanceSuite):
+    plugin_name = "mistral"
+    model_type = "mistral"
+    config_kwargs = {
+        "vocab_size": 99,
+        "pad_token_id": 0,  # sequence classification of a padded batch needs it (as in transformers)
+        "hidden_size": 32,
+        "intermediate_size": 37,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 64,
+    }

@@ -1,0 +1,26 @@
+"""The autohub conformance kit applied to the t5 plugin (base model and every registered head)."""
+
+from __future__ import annotations
+
+from autohub_core.testing import ConformanceSuite
+
+
+class TestT5Conformance(ConformanceSuite):
+    plugin_name = "t5"
+    model_type = "t5"
+    config_kwargs = {
+        "vocab_size": 99,
+        "d_model": 32,
+        "d_kv": 8,
+        "d_ff": 37,
+        "num_layers": 2,
+        "num_heads": 4,
+        "decoder_start_token_id": 0,
+    }
+
+    def inputs_for(self, task, config):
+        """T5's sequence classifier reads the hidden state at the <eos> of each example."""
+        inputs = super().inputs_for(task, config)
+        if task == "sequence-classification":
+            inputs["input_ids"][:, 4] = config.eos_token_id
+        return inputs
