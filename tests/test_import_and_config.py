@@ -193,11 +193,14 @@ def test_runtime_registration_wins_over_the_plugin(save_hf_bert) -> None:
 
     from autohub_bert.config import BertConfig
 
+    from autohub_core.plugins import reset
+
     try:
         ah.AutoModel.register(BertConfig, MyBert, exist_ok=True)
         assert type(ah.AutoModel.from_pretrained(save_hf_bert("BertModel"))) is MyBert
     finally:
-        ah.AutoModel.register(BertConfig, bert.BertModel, exist_ok=True)
+        reset()  # forget runtime registrations: later tests see the plugin again
+    assert type(ah.AutoModel.from_pretrained(save_hf_bert("BertModel"))) is bert.BertModel
 
 
 def test_unknown_head_names_the_available_ones(save_hf_bert) -> None:
