@@ -192,7 +192,6 @@ def test_runtime_registration_wins_over_the_plugin(save_hf_bert) -> None:
         pass
 
     from autohub_bert.config import BertConfig
-
     from autohub_core.plugins import reset
 
     try:
