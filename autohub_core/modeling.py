@@ -278,9 +278,10 @@ class PreTrainedModel(nn.Module):
         ignore_mismatched_sizes: bool,
     ) -> LoadingInfo:
         info = LoadingInfo()
+        rename = _key_mapper(self, source.names())
+        self._untie_where_checkpoint_differs(source, rename)
         aliases = _alias_groups(self)  # name -> all names sharing that tensor (tied weights)
         expected = dict(_named_tensors(self))
-        rename = _key_mapper(self, source.names())
         loaded: set[str] = set()
         for checkpoint_key in source.names():
             key = rename(checkpoint_key)
@@ -324,6 +325,36 @@ class PreTrainedModel(nn.Module):
         ignore = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_unexpected]
         info.unexpected_keys = [k for k in info.unexpected_keys if not any(p.search(k) for p in ignore)]
         return info
+
+    def _untie_where_checkpoint_differs(self, source: _WeightsSource, rename: Any) -> None:
+        """Keep tied weights apart when the checkpoint stores them with different values.
+
+        As transformers does: the checkpoint wins over ``tie_word_embeddings`` (which is set to
+        False so that the config describes the loaded model), with a warning.
+        """
+        present = {}
+        for checkpoint_key in source.names():
+            key = rename(checkpoint_key)
+            if key is not None:
+                present.setdefault(key, checkpoint_key)
+        groups = {names for names in _alias_groups(self).values() if len(names) > 1}
+        for names in sorted(groups):
+            stored = [name for name in names if name in present]
+            if len(stored) < 2:
+                continue
+            first = source.get(present[stored[0]])
+            if all(torch.equal(first, source.get(present[name])) for name in stored[1:]):
+                continue
+            logger.warning(
+                "%s ties %s, but the checkpoint stores them with different values: loading them untied "
+                "(set tie_word_embeddings=False in config.json to silence this)",
+                type(self).__name__,
+                list(names),
+            )
+            self.config.tie_word_embeddings = False
+            placeholder = dict(_named_tensors(self))[names[0]]
+            for name in names[1:]:
+                _assign(self, name, _wrap_like(placeholder, torch.empty_like(placeholder)))
 
     def _materialize_missing(self, dtype: torch.dtype, device: torch.device) -> None:
         """Allocate and initialise every tensor still on the meta device."""

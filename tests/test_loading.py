@@ -200,3 +200,26 @@ def test_from_config_is_random_and_trainable(save_hf_bert, inputs) -> None:
     assert model.classifier.weight.grad is not None
     half = ah.AutoModel.from_config(config, dtype=torch.float16)
     assert half.dtype == torch.float16 and torch.get_default_dtype() == torch.float32
+
+
+def test_checkpoint_with_distinct_tied_weights_loads_untied_like_transformers(
+    tmp_path: pathlib.Path, save_hf_bert, inputs, caplog: pytest.LogCaptureFixture
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    directory = save_hf_bert("BertForMaskedLM")
+    state = load_file(directory / "model.safetensors")
+    state["cls.predictions.decoder.weight"] = torch.randn_like(
+        state["bert.embeddings.word_embeddings.weight"]
+    )
+    ah.AutoConfig.from_pretrained(directory).save_pretrained(tmp_path)
+    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    with caplog.at_level("WARNING", logger="autohub"):
+        model = ah.AutoModelForMaskedLM.from_pretrained(tmp_path)
+    assert "different values" in caplog.text
+    assert model.cls.predictions.decoder.weight is not model.bert.embeddings.word_embeddings.weight
+    assert torch.equal(model.cls.predictions.decoder.weight, state["cls.predictions.decoder.weight"])
+    assert model.config.tie_word_embeddings is False
+    theirs = transformers.BertForMaskedLM.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.allclose(model(**inputs).logits, theirs(**inputs).logits, atol=1e-5)

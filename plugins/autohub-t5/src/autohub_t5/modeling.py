@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 LayerCache = tuple[torch.Tensor, ...]
-_EMBEDDING_KEYS = ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 
 def _check_supported(config: T5Config) -> None:
@@ -646,21 +645,6 @@ class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
 
     def get_output_embeddings(self) -> nn.Module:
         return self.lm_head
-
-    def _load_weights(self, source: Any, *args: Any, **kwargs: Any) -> Any:
-        """Like transformers: a checkpoint holding its own ``lm_head.weight``, different from the
-        embeddings, keeps the head untied even when config.json says ``tie_word_embeddings``."""
-        keys = set(source.names())
-        embedding_key = next((key for key in _EMBEDDING_KEYS if key in keys), None)
-        if (
-            self.config.tie_word_embeddings
-            and "lm_head.weight" in keys
-            and embedding_key is not None
-            and not torch.equal(source.get("lm_head.weight"), source.get(embedding_key))
-        ):
-            self.config.tie_word_embeddings = False
-            self.lm_head.weight = nn.Parameter(torch.empty_like(self.lm_head.weight))
-        return super()._load_weights(source, *args, **kwargs)
 
     def forward(
         self,
