@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from autohub_core.errors import ConfigError
 from autohub_core.hub import HubOptions, resolve_file
 
-__all__ = ["CONFIG_NAME", "PretrainedConfig", "read_json_file"]
+__all__ = ["CONFIG_NAME", "PretrainedConfig", "read_json_file", "standardize_rope_parameters"]
 
 CONFIG_NAME = "config.json"
 
@@ -38,6 +38,7 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "chunk_size_feed_forward": 0,
 }
 _PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+_ROPE_TYPES_WITH_ORIGINAL_LENGTH = ("llama3", "yarn", "longrope")
 
 
 class PretrainedConfig:
@@ -261,6 +262,25 @@ def read_json_file(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object, found {type(data).__name__}")
     return data
+
+
+def standardize_rope_parameters(
+    rope_parameters: dict[str, Any] | None,
+    rope_scaling: dict[str, Any] | None,
+    rope_theta: float,
+    max_position_embeddings: int,
+) -> dict[str, Any]:
+    """One ``rope_parameters`` dict from transformers 5's key or the legacy ``rope_scaling`` / ``rope_theta``.
+
+    As in transformers, a legacy ``rope_scaling`` wins over ``rope_parameters``; the result
+    always names ``rope_type`` and ``rope_theta``. For configs of rotary-embedding families.
+    """
+    parameters = dict(rope_scaling or rope_parameters or {})
+    parameters.setdefault("rope_theta", rope_theta)
+    parameters.setdefault("rope_type", parameters.get("type", "default"))
+    if parameters["rope_type"] in _ROPE_TYPES_WITH_ORIGINAL_LENGTH:
+        parameters.setdefault("original_max_position_embeddings", max_position_embeddings)
+    return parameters
 
 
 def _as_int(value: Any, key: str) -> int:

@@ -18,6 +18,7 @@ __all__ = [
     "ACTIVATIONS",
     "attention",
     "get_activation",
+    "last_non_pad_token",
     "multiple_choice_loss",
     "padding_mask",
     "question_answering_loss",
@@ -124,6 +125,24 @@ def attention(
     weights = torch.softmax(scores.float(), dim=-1).to(query.dtype)
     weights = F.dropout(weights, p=dropout, training=dropout > 0)
     return torch.matmul(weights, value), weights
+
+
+def last_non_pad_token(
+    values: torch.Tensor, input_ids: torch.Tensor | None, pad_token_id: int | None
+) -> torch.Tensor:
+    """(batch, seq, ...) -> (batch, ...): each row at its rightmost token that is not ``pad_token_id``
+    (any padding side), as transformers' decoder-only classifiers pool; the last position when
+    there are no ``input_ids``. Without a pad token only a batch of one is accepted."""
+    batch_size = values.shape[0]
+    if pad_token_id is None and batch_size != 1:
+        raise ValueError("Cannot handle batch sizes > 1 if no padding token is defined.")
+    if pad_token_id is None or input_ids is None:
+        last_token: torch.Tensor | int = -1
+    else:
+        non_pad = (input_ids != pad_token_id).to(values.device, torch.int32)
+        positions = torch.arange(input_ids.shape[-1], device=values.device, dtype=torch.int32)
+        last_token = (positions * non_pad).argmax(-1)
+    return values[torch.arange(batch_size, device=values.device), last_token]
 
 
 def sequence_classification_loss(

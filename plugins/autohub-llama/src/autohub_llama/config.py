@@ -4,28 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autohub_core.configuration import PretrainedConfig
-
-_ROPE_TYPES_WITH_ORIGINAL_LENGTH = ("llama3", "yarn", "longrope")
-
-
-def standardize_rope_parameters(
-    rope_parameters: dict[str, Any] | None,
-    rope_scaling: dict[str, Any] | None,
-    rope_theta: float,
-    max_position_embeddings: int,
-) -> dict[str, Any]:
-    """One ``rope_parameters`` dict from transformers 5's key or the legacy ``rope_scaling`` / ``rope_theta``.
-
-    As in transformers, a legacy ``rope_scaling`` wins over ``rope_parameters``; the result
-    always names ``rope_type`` and ``rope_theta``.
-    """
-    parameters = dict(rope_scaling or rope_parameters or {})
-    parameters.setdefault("rope_theta", rope_theta)
-    parameters.setdefault("rope_type", parameters.get("type", "default"))
-    if parameters["rope_type"] in _ROPE_TYPES_WITH_ORIGINAL_LENGTH:
-        parameters.setdefault("original_max_position_embeddings", max_position_embeddings)
-    return parameters
+from autohub_core.configuration import PretrainedConfig, standardize_rope_parameters
 
 
 class LlamaConfig(PretrainedConfig):

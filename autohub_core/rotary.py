@@ -1,0 +1,371 @@
+"""Building blocks of decoder-only transformers with rotary position embeddings (RoPE).
+
+RoPE inverse frequencies for every ``rope_parameters["rope_type"]`` transformers 5 computes
+the same way (``default``, ``linear``, ``dynamic``, ``llama3``, ``yarn``), the rotary
+embedding module, grouped-query self-attention with a KV cache, the causal (+ padding,
++ sliding-window) mask, RMSNorm and the gated MLP. Families compose them in their own
+modeling file and keep the attribute names of their checkpoints; each piece matches
+transformers to float rounding. Imported by modeling code only (it imports torch).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.layers import attention, get_activation
+
+__all__ = [
+    "SUPPORTED_ROPE_TYPES",
+    "GatedMLP",
+    "KeyValue",
+    "RMSNorm",
+    "RotaryAttention",
+    "RotaryEmbedding",
+    "additive_mask",
+    "apply_rotary",
+    "causal_mask",
+    "check_rotary_decoder_config",
+    "repeat_kv",
+    "rope_inverse_frequencies",
+    "rotate_half",
+]
+
+#: One layer's cache: ``(key, value)``, each ``(batch, num_key_value_heads, past_length, head_dim)``.
+KeyValue = tuple[torch.Tensor, torch.Tensor]
+SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "yarn")
+
+_POSITIVE_INTEGER_KEYS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+)
+
+
+def check_rotary_decoder_config(config: Any, distribution: str) -> None:
+    """Raise on config values a rotary decoder cannot use: sizes that are not positive
+    integers, heads that do not group, an unknown ``hidden_act``, an unsupported
+    ``rope_parameters`` or ``partial_rotary_factor``. ``distribution`` (``"autohub-<family>"``)
+    is named in the "not supported" messages."""
+    for key in _POSITIVE_INTEGER_KEYS:
+        value = getattr(config, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"config key {key!r} must be a positive integer, got {value!r}")
+    if config.num_attention_heads % config.num_key_value_heads:
+        raise ConfigError(
+            f"config key 'num_attention_heads' ({config.num_attention_heads}) must be a multiple of "
+            f"'num_key_value_heads' ({config.num_key_value_heads})"
+        )
+    get_activation(config.hidden_act)
+    rope = config.rope_parameters
+    if not isinstance(rope, dict) or rope.get("rope_type") not in SUPPORTED_ROPE_TYPES:
+        rope_type = rope.get("rope_type") if isinstance(rope, dict) else rope
+        raise UnsupportedConfigError(
+            f"config key 'rope_parameters' (rope_type {rope_type!r}) is not supported by {distribution}; "
+            f"supported rope types: {SUPPORTED_ROPE_TYPES}"
+        )
+    if rope.get("partial_rotary_factor", 1.0) != 1.0:
+        raise UnsupportedConfigError(
+            f"config key 'partial_rotary_factor' != 1.0 is not supported by {distribution} "
+            "(it rotates all dims)"
+        )
+
+
+# -- rotary position embeddings ----------------------------------------------------------------
+
+
+def rope_inverse_frequencies(config: Any, seq_len: int | None = None) -> tuple[torch.Tensor, float]:
+    """RoPE inverse frequencies and cos/sin scaling for ``config.rope_parameters`` (as transformers).
+
+    Reads ``rope_parameters``, ``head_dim`` and ``max_position_embeddings``. ``seq_len``
+    matters only for ``dynamic`` (NTK) scaling, which grows the base past
+    ``max_position_embeddings``.
+    """
+    rope = config.rope_parameters
+    rope_type = rope["rope_type"]
+    base = rope["rope_theta"]
+    dim = config.head_dim
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+    if rope_type == "dynamic":
+        factor = rope["factor"]
+        max_positions = config.max_position_embeddings
+        if seq_len is None:
+            base = base * ((factor * max_positions / max_positions) - (factor - 1)) ** (dim / (dim - 2))
+        else:
+            length = torch.maximum(torch.tensor(seq_len), torch.tensor(max_positions))
+            base = base * ((factor * length / max_positions) - (factor - 1)) ** (dim / (dim - 2))
+    inv_freq = 1.0 / (base**exponents)
+    if rope_type == "linear":
+        return inv_freq / rope["factor"], 1.0
+    if rope_type == "llama3":
+        return _wavelength_band_frequencies(inv_freq, rope), 1.0
+    if rope_type == "yarn":
+        return _yarn_frequencies(config, rope, dim, base)
+    return inv_freq, 1.0
+
+
+def _wavelength_band_frequencies(inv_freq: torch.Tensor, rope: dict[str, Any]) -> torch.Tensor:
+    """rope_type ``llama3``: long wavelengths divided by ``factor``, short ones kept, a smooth blend between."""
+    factor = rope["factor"]
+    low_freq_factor = rope["low_freq_factor"]
+    high_freq_factor = rope["high_freq_factor"]
+    old_context_len = rope["original_max_position_embeddings"]
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    is_medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+    return torch.where(is_medium, smoothed, scaled)
+
+
+def _yarn_frequencies(config: Any, rope: dict[str, Any], dim: int, base: float) -> tuple[torch.Tensor, float]:
+    """rope_type ``yarn``: interpolated / extrapolated frequencies blended by a linear ramp, and the
+    attention factor that scales cos and sin."""
+    original_length = rope["original_max_position_embeddings"]
+    factor = rope.get("factor")
+    if factor is None:
+        factor = config.max_position_embeddings / original_length
+
+    def mscale(scale: float, weight: float = 1.0) -> float:
+        return 1.0 if scale <= 1 else 0.1 * weight * math.log(scale) + 1.0
+
+    attention_factor = rope.get("attention_factor")
+    if attention_factor is None:
+        if rope.get("mscale") and rope.get("mscale_all_dim"):
+            attention_factor = float(mscale(factor, rope["mscale"]) / mscale(factor, rope["mscale_all_dim"]))
+        else:
+            attention_factor = mscale(factor)
+    beta_fast = rope.get("beta_fast") or 32
+    beta_slow = rope.get("beta_slow") or 1
+
+    def correction_dim(rotations: float) -> float:
+        return (dim * math.log(original_length / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = correction_dim(beta_fast), correction_dim(beta_slow)
+    if rope.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+    extrapolation_weight = 1 - ramp
+    position_freqs = base ** (torch.arange(0, dim, 2).float() / dim)
+    extrapolated = 1.0 / position_freqs
+    interpolated = 1.0 / (factor * position_freqs)
+    inv_freq = interpolated * (1 - extrapolation_weight) + extrapolated * extrapolation_weight
+    return inv_freq, attention_factor
+
+
+class RotaryEmbedding(nn.Module):
+    """cos / sin tables for the positions. Holds no buffers: the inverse frequencies are
+    computed on first use, and recomputed for ``dynamic`` scaling when a sequence grows past
+    the longest one seen (and reset below ``max_position_embeddings``), like transformers."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.rope_type = config.rope_parameters["rope_type"]
+        self.attention_scaling = 1.0
+        self._inv_freq: torch.Tensor | None = None
+        self._original_inv_freq: torch.Tensor | None = None
+        self._max_seq_len_cached = config.max_position_embeddings
+
+    def _inverse_frequencies(self, position_ids: torch.Tensor) -> torch.Tensor:
+        if self._inv_freq is None:
+            self._inv_freq, self.attention_scaling = rope_inverse_frequencies(self.config)
+            self._original_inv_freq = self._inv_freq
+        if self.rope_type == "dynamic":
+            seq_len = int(position_ids.max()) + 1
+            original_length = self.config.max_position_embeddings
+            if seq_len > self._max_seq_len_cached:
+                self._inv_freq, self.attention_scaling = rope_inverse_frequencies(self.config, seq_len)
+                self._max_seq_len_cached = seq_len
+            if seq_len < original_length and self._max_seq_len_cached > original_length:
+                self._inv_freq = self._original_inv_freq
+                self._max_seq_len_cached = original_length
+        return self._inv_freq.to(position_ids.device)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inv_freq = self._inverse_frequencies(position_ids)
+        freqs = position_ids[..., None].float() * inv_freq
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos = angles.cos() * self.attention_scaling
+        sin = angles.sin() * self.attention_scaling
+        return cos.to(x.dtype), sin.to(x.dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """``[x1, x2] -> [-x2, x1]`` over the last dimension's two halves."""
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rotary(
+    query: torch.Tensor, key: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate (batch, heads, seq, head_dim) queries and keys by (batch, seq, head_dim) cos / sin."""
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    return query * cos + rotate_half(query) * sin, key * cos + rotate_half(key) * sin
+
+
+def repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
+    """(batch, kv_heads, seq, dim) -> (batch, kv_heads * groups, seq, dim) for grouped-query attention."""
+    if groups == 1:
+        return states
+    batch, kv_heads, length, dim = states.shape
+    return states[:, :, None].expand(batch, kv_heads, groups, length, dim).reshape(batch, -1, length, dim)
+
+
+# -- masks -------------------------------------------------------------------------------------
+
+
+def causal_mask(
+    attention_mask: torch.Tensor | None,
+    query_length: int,
+    past_length: int,
+    device: torch.device,
+    sliding_window: int | None = None,
+) -> torch.Tensor | None:
+    """Boolean (batch, 1, query, key) mask (True = attend), or None when plain causal attention will do.
+
+    Query ``i`` sees keys ``<= past_length + i`` that are not padding (and, with a sliding
+    window, fewer than ``sliding_window`` positions back). Like transformers, no mask is
+    built when there is no padding and ``is_causal`` alone describes the pattern.
+    """
+    key_length = past_length + query_length
+    if attention_mask is not None:
+        if attention_mask.dim() != 2 or attention_mask.shape[-1] != key_length:
+            raise ValueError(
+                f"attention_mask must have shape (batch, past_length + sequence_length) = (*, {key_length}), "
+                f"got {tuple(attention_mask.shape)}"
+            )
+        padding = attention_mask.to(device=device, dtype=torch.bool)
+        if bool(padding.all()):
+            padding = None
+    else:
+        padding = None
+    window_applies = sliding_window is not None and key_length >= sliding_window
+    if padding is None and not window_applies and (query_length == 1 or key_length == query_length):
+        return None
+    query_positions = torch.arange(past_length, key_length, device=device)[:, None]
+    key_positions = torch.arange(key_length, device=device)[None, :]
+    allowed = key_positions <= query_positions
+    if sliding_window is not None:
+        allowed = allowed & (key_positions > query_positions - sliding_window)
+    allowed = allowed[None, None]
+    if padding is not None:
+        allowed = allowed & padding[:, None, None, :]
+    return allowed
+
+
+def additive_mask(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """Boolean mask -> 0 / most-negative additive mask (transformers' eager attention)."""
+    if mask is None:
+        return None
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+
+
+# -- layers ------------------------------------------------------------------------------------
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square LayerNorm without bias or mean subtraction, computed in float32."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float32)
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
+class GatedMLP(nn.Module):
+    """``down_proj(act(gate_proj(x)) * up_proj(x))``; ``activation`` is a ``hidden_act`` name."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, activation: str, bias: bool = False) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=bias)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=bias)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias)
+        self.act_fn = get_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class RotaryAttention(nn.Module):
+    """Grouped-query self-attention with rotary position embeddings and a KV cache.
+
+    Projections ``q_proj`` / ``k_proj`` / ``v_proj`` (bias: ``qkv_bias``) and ``o_proj``
+    (bias: ``output_bias``); reads ``hidden_size``, ``num_attention_heads``,
+    ``num_key_value_heads``, ``head_dim`` and ``attention_dropout`` from the config.
+    """
+
+    def __init__(self, config: Any, *, qkv_bias: bool, output_bias: bool) -> None:
+        super().__init__()
+        self.head_dim = config.head_dim
+        self.num_key_value_groups = config.num_attention_heads // config.num_key_value_heads
+        self.scaling = self.head_dim**-0.5
+        self.attention_dropout = config.attention_dropout
+        query_size = config.num_attention_heads * self.head_dim
+        key_value_size = config.num_key_value_heads * self.head_dim
+        self.q_proj = nn.Linear(config.hidden_size, query_size, bias=qkv_bias)
+        self.k_proj = nn.Linear(config.hidden_size, key_value_size, bias=qkv_bias)
+        self.v_proj = nn.Linear(config.hidden_size, key_value_size, bias=qkv_bias)
+        self.o_proj = nn.Linear(query_size, config.hidden_size, bias=output_bias)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor | None,
+        past_key_value: KeyValue | None,
+        output_attentions: bool,
+    ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
+        """``mask`` is a boolean :func:`causal_mask` (None: causal); returns the output, the
+        layer's updated ``(key, value)`` cache and, with ``output_attentions``, the weights."""
+        batch_size, length, _ = hidden_states.shape
+        shape = (batch_size, length, -1, self.head_dim)
+        query = self.q_proj(hidden_states).view(shape).transpose(1, 2)
+        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)
+        value = self.v_proj(hidden_states).view(shape).transpose(1, 2)
+        query, key = apply_rotary(query, key, *position_embeddings)
+        if past_key_value is not None:
+            key = torch.cat([past_key_value[0], key], dim=2)
+            value = torch.cat([past_key_value[1], value], dim=2)
+        groups = self.num_key_value_groups
+        dropout = self.attention_dropout if self.training else 0.0
+        if length == 1 and groups > 1 and not output_attentions:
+            # One new token: its query heads of each KV group attend as one group, no KV copy.
+            packed = query.reshape(batch_size, -1, groups, self.head_dim)
+            context, weights = attention(packed, key, value, mask, dropout=dropout, scale=self.scaling)
+            context = context.reshape(batch_size, -1, 1, self.head_dim)
+        else:
+            context, weights = attention(
+                query,
+                repeat_kv(key, groups),
+                repeat_kv(value, groups),
+                additive_mask(mask, query.dtype) if output_attentions else mask,
+                dropout=dropout,
+                scale=self.scaling,
+                is_causal=mask is None and length > 1,
+                output_attentions=output_attentions,
+            )
+        context = context.transpose(1, 2).reshape(batch_size, length, -1)
+        return self.o_proj(context), (key, value), weights
