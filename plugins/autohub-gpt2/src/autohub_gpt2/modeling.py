@@ -23,6 +23,7 @@ from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     get_activation,
+    last_non_pad_token,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
@@ -473,17 +474,7 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             return_dict=True,
         )
         logits = self.score(outputs.last_hidden_state)
-        batch_size = logits.shape[0]
-        pad_token_id = self.config.pad_token_id
-        if pad_token_id is None and batch_size != 1:
-            raise ValueError("Cannot handle batch sizes > 1 if no padding token is defined.")
-        if pad_token_id is not None and input_ids is not None:
-            non_pad = (input_ids != pad_token_id).to(logits.device, torch.int32)
-            token_indices = torch.arange(input_ids.shape[-1], device=logits.device, dtype=torch.int32)
-            last_token = (token_indices * non_pad).argmax(-1)
-        else:
-            last_token = torch.full((batch_size,), logits.shape[1] - 1, device=logits.device)
-        pooled_logits = logits[torch.arange(batch_size, device=logits.device), last_token]
+        pooled_logits = last_non_pad_token(logits, input_ids, self.config.pad_token_id)
         loss = None
         if labels is not None:
             loss = sequence_classification_loss(
