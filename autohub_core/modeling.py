@@ -278,10 +278,13 @@ class PreTrainedModel(nn.Module):
         ignore_mismatched_sizes: bool,
     ) -> LoadingInfo:
         info = LoadingInfo()
-        rename = _key_mapper(self, source.names())
-        self._untie_where_checkpoint_differs(source, rename)
-        aliases = _alias_groups(self)  # name -> all names sharing that tensor (tied weights)
         expected = dict(_named_tensors(self))
+        rename = _key_mapper(self.base_model_prefix, set(expected), source.names())
+        aliases = _alias_groups(self)  # name -> all names sharing that tensor (tied weights)
+        if self._untie_where_checkpoint_differs(source, rename, aliases):
+            expected = dict(_named_tensors(self))
+            aliases = _alias_groups(self)
+        modules = dict(self.named_modules(remove_duplicate=False))
         loaded: set[str] = set()
         for checkpoint_key in source.names():
             key = rename(checkpoint_key)
@@ -301,7 +304,8 @@ class PreTrainedModel(nn.Module):
                 tensor = tensor.to(device=device, dtype=placeholder.dtype)
             new_value = _wrap_like(placeholder, tensor)
             for name in aliases.get(key, (key,)):
-                _assign(self, name, new_value)
+                module_path, _, local = name.rpartition(".")
+                _set_local(modules[module_path], local, new_value)
                 loaded.add(name)
         if info.mismatched_keys and not ignore_mismatched_sizes:
             details = "; ".join(
@@ -315,7 +319,7 @@ class PreTrainedModel(nn.Module):
         self._materialize_missing(dtype, device)
         self.tie_weights()
         mismatched = {key for key, _, _ in info.mismatched_keys}
-        persistent = set(self.state_dict().keys())
+        persistent = [name for name in expected if _is_persistent(modules, name)]
         ignore = [re.compile(pattern) for pattern in self._keys_to_ignore_on_load_missing]
         info.missing_keys = sorted(
             key
@@ -326,18 +330,22 @@ class PreTrainedModel(nn.Module):
         info.unexpected_keys = [k for k in info.unexpected_keys if not any(p.search(k) for p in ignore)]
         return info
 
-    def _untie_where_checkpoint_differs(self, source: _WeightsSource, rename: Any) -> None:
+    def _untie_where_checkpoint_differs(
+        self, source: _WeightsSource, rename: Any, aliases: dict[str, tuple[str, ...]]
+    ) -> bool:
         """Keep tied weights apart when the checkpoint stores them with different values.
 
         As transformers does: the checkpoint wins over ``tie_word_embeddings`` (which is set to
-        False so that the config describes the loaded model), with a warning.
+        False so that the config describes the loaded model), with a warning. Returns whether
+        anything was untied.
         """
         present = {}
         for checkpoint_key in source.names():
             key = rename(checkpoint_key)
             if key is not None:
                 present.setdefault(key, checkpoint_key)
-        groups = {names for names in _alias_groups(self).values() if len(names) > 1}
+        untied = False
+        groups = {names for names in aliases.values() if len(names) > 1}
         for names in sorted(groups):
             stored = [name for name in names if name in present]
             if len(stored) < 2:
@@ -354,7 +362,14 @@ class PreTrainedModel(nn.Module):
             self.config.tie_word_embeddings = False
             placeholder = dict(_named_tensors(self))[names[0]]
             for name in names[1:]:
-                _assign(self, name, _wrap_like(placeholder, torch.empty_like(placeholder)))
+                module_path, _, local = name.rpartition(".")
+                _set_local(
+                    self.get_submodule(module_path),
+                    local,
+                    _wrap_like(placeholder, torch.empty_like(placeholder)),
+                )
+            untied = True
+        return untied
 
     def _materialize_missing(self, dtype: torch.dtype, device: torch.device) -> None:
         """Allocate and initialise every tensor still on the meta device."""
@@ -767,10 +782,8 @@ def _alias_groups(model: nn.Module) -> dict[str, tuple[str, ...]]:
     return {name: tuple(names) for names in by_identity.values() for name in names}
 
 
-def _key_mapper(model: PreTrainedModel, checkpoint_keys: list[str]) -> Any:
+def _key_mapper(prefix: str, model_keys: set[str], checkpoint_keys: list[str]) -> Any:
     """Map checkpoint key -> model key: legacy gamma/beta names and the base-model prefix."""
-    prefix = model.base_model_prefix
-    model_keys = {name for name, _ in _named_tensors(model)}
     model_has_prefix = bool(prefix) and any(k.startswith(prefix + ".") for k in model_keys)
     checkpoint_has_prefix = bool(prefix) and any(k.startswith(prefix + ".") for k in checkpoint_keys)
     present = set(checkpoint_keys)
@@ -795,10 +808,10 @@ def _wrap_like(placeholder: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def _assign(model: nn.Module, name: str, value: torch.Tensor) -> None:
+def _is_persistent(modules: dict[str, nn.Module], name: str) -> bool:
+    """Whether ``name`` (a parameter or buffer) belongs in the state dict."""
     module_path, _, local = name.rpartition(".")
-    module = model.get_submodule(module_path) if module_path else model
-    _set_local(module, local, value)
+    return local not in modules[module_path]._non_persistent_buffers_set
 
 
 def _set_local(module: nn.Module, name: str, value: torch.Tensor) -> None:
