@@ -21,12 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tokenizers import AddedToken, Encoding, Tokenizer
+from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import WordPiece
 
 from autohub_core.errors import CheckpointNotFoundError, TokenizerError
 from autohub_core.hub import HubOptions, resolve_file
 
-__all__ = ["BatchEncoding", "PreTrainedTokenizer"]
+__all__ = ["BatchEncoding", "BosEosTemplateTokenizer", "PreTrainedTokenizer", "WordPieceTokenizer"]
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
@@ -1036,6 +1037,88 @@ class PreTrainedTokenizer:
 
 
 # --------------------------------------------------------------------- helpers
+
+
+class BosEosTemplateTokenizer(PreTrainedTokenizer):
+    """A tokenizer whose ``add_bos_token`` / ``add_eos_token`` options decide its template.
+
+    Given in tokenizer_config.json or as arguments, they rebuild the template that adds
+    ``bos_token`` / ``eos_token`` (``[bos] $A [eos]``, and ``[bos] $B [eos]`` for pairs), as
+    transformers does; otherwise the template of tokenizer.json is kept, and a tokenizer
+    without one adds nothing. Families subclass it for their defaults and legacy files.
+    """
+
+    def _configure_backend(self, backend: Tokenizer) -> None:
+        explicit = "add_bos_token" in self.init_kwargs or "add_eos_token" in self.init_kwargs
+        if explicit or backend.post_processor is None:
+            backend.post_processor = self._bos_eos_template()
+
+    def _bos_eos_template(self) -> processors.TemplateProcessing:
+        add_bos = bool(self.init_kwargs.get("add_bos_token", False)) and self.bos_token is not None
+        add_eos = bool(self.init_kwargs.get("add_eos_token", False)) and self.eos_token is not None
+        bos, eos = str(self.bos_token), str(self.eos_token)
+        single = f"{bos + ':0 ' if add_bos else ''}$A:0{' ' + eos + ':0' if add_eos else ''}"
+        pair = f"{single}{' ' + bos + ':1' if add_bos else ''} $B:1{' ' + eos + ':1' if add_eos else ''}"
+        special_tokens = []
+        if add_bos:
+            special_tokens.append((bos, self.bos_token_id))
+        if add_eos:
+            special_tokens.append((eos, self.eos_token_id))
+        return processors.TemplateProcessing(single=single, pair=pair, special_tokens=special_tokens)
+
+
+class WordPieceTokenizer(PreTrainedTokenizer):
+    """WordPiece with the ``[CLS] $A [SEP]`` (pairs: ``... $B [SEP]``) template; loads
+    ``tokenizer.json`` or, without it, ``vocab.txt``.
+
+    Options (from tokenizer_config.json or keyword arguments): ``do_lower_case``,
+    ``strip_accents`` (``None`` follows ``do_lower_case``), ``tokenize_chinese_chars``.
+    As in transformers, they set the normalizer even when tokenizer.json has one. (The
+    ``tokenizers`` library names this normalizer and pre-tokenizer ``Bert...``.)
+    """
+
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.txt"}
+    default_special_tokens: ClassVar[dict[str, str]] = {
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+    }
+    default_init_kwargs: ClassVar[dict[str, Any]] = {
+        "do_lower_case": True,
+        "strip_accents": None,
+        "tokenize_chinese_chars": True,
+    }
+
+    @classmethod
+    def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
+        """WordPiece over vocab.txt (one token per line, id = line number); the normalizer and
+        the ``[CLS]``/``[SEP]`` template are set by :meth:`_configure_backend`."""
+        with open(files["vocab_file"], encoding="utf-8") as handle:
+            vocab = {line.rstrip("\n"): index for index, line in enumerate(handle)}
+        unk_token = str(init_kwargs.get("unk_token", cls.default_special_tokens["unk_token"]))
+        backend = Tokenizer(WordPiece(vocab, unk_token=unk_token))
+        backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        backend.decoder = decoders.WordPiece(prefix="##")
+        return backend
+
+    def _configure_backend(self, backend: Tokenizer) -> None:
+        """Set the normalizer from the options and the template from ``cls_token``/``sep_token``."""
+        backend.normalizer = normalizers.BertNormalizer(
+            clean_text=True,
+            handle_chinese_chars=self.init_kwargs["tokenize_chinese_chars"],
+            strip_accents=self.init_kwargs["strip_accents"],
+            lowercase=self.init_kwargs["do_lower_case"],
+        )
+        cls, sep = self.cls_token, self.sep_token
+        if cls is None or sep is None:
+            return
+        backend.post_processor = processors.TemplateProcessing(
+            single=f"{cls}:0 $A:0 {sep}:0",
+            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)],
+        )
 
 
 def _as_token(value: Any) -> str | AddedToken | None:

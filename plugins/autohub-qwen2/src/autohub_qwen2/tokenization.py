@@ -6,18 +6,18 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 
 from autohub_core.errors import TokenizerError
-from autohub_core.tokenization import PreTrainedTokenizer
+from autohub_core.tokenization import BosEosTemplateTokenizer
 
 __all__ = ["Qwen2Tokenizer"]
 
 PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
-class Qwen2Tokenizer(PreTrainedTokenizer):
+class Qwen2Tokenizer(BosEosTemplateTokenizer):
     """Qwen2 byte-level BPE tokenizer (``<|endoftext|>`` as unk, eos and pad; no bos).
 
     Without tokenizer.json it is built from ``vocab.json`` + ``merges.txt`` with Qwen2's
@@ -63,23 +63,3 @@ class Qwen2Tokenizer(PreTrainedTokenizer):
         )
         backend.decoder = decoders.ByteLevel()
         return backend
-
-    def _configure_backend(self, backend: Tokenizer) -> None:
-        explicit = "add_bos_token" in self.init_kwargs or "add_eos_token" in self.init_kwargs
-        if explicit or backend.post_processor is None:
-            backend.post_processor = _bos_eos_template(self)
-
-
-def _bos_eos_template(tokenizer: PreTrainedTokenizer) -> processors.TemplateProcessing:
-    """transformers' template: ``[bos] $A [eos]`` (and ``[bos] $B [eos]`` for pairs), per the flags."""
-    add_bos = bool(tokenizer.init_kwargs.get("add_bos_token", False)) and tokenizer.bos_token is not None
-    add_eos = bool(tokenizer.init_kwargs.get("add_eos_token", False)) and tokenizer.eos_token is not None
-    bos, eos = str(tokenizer.bos_token), str(tokenizer.eos_token)
-    single = f"{bos + ':0 ' if add_bos else ''}$A:0{' ' + eos + ':0' if add_eos else ''}"
-    pair = f"{single}{' ' + bos + ':1' if add_bos else ''} $B:1{' ' + eos + ':1' if add_eos else ''}"
-    special_tokens = []
-    if add_bos:
-        special_tokens.append((bos, tokenizer.bos_token_id))
-    if add_eos:
-        special_tokens.append((eos, tokenizer.eos_token_id))
-    return processors.TemplateProcessing(single=single, pair=pair, special_tokens=special_tokens)
