@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import json
 import logging
 import os
@@ -640,6 +641,7 @@ def _construct(cls: type[PreTrainedModel], config: PretrainedConfig, args: Any, 
             raise ConfigError(
                 f"config key {key!r} = {count} is more layers than autohub builds ({MAX_LAYERS})"
             )
+    _check_model_kwargs(cls, kwargs)
     try:
         return cls(config, *args, **kwargs)
     except AutohubError:
@@ -650,6 +652,22 @@ def _construct(cls: type[PreTrainedModel], config: PretrainedConfig, args: Any, 
             f"cannot build {cls.__name__} from this config ({type(error).__name__}: {reason}); "
             "check the size and type of its keys in config.json"
         ) from error
+
+
+def _check_model_kwargs(cls: type[PreTrainedModel], kwargs: dict[str, Any]) -> None:
+    """Keyword arguments left after the config took its own must be arguments of ``cls.__init__``."""
+    if not kwargs:
+        return
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(key for key in kwargs if key not in parameters)
+    if unknown:
+        raise ConfigError(
+            f"unexpected keyword arguments {unknown}: they are neither attributes of "
+            f"{cls.config_class.__name__} nor arguments of "
+            f"{cls.__name__}.__init__"
+        )
 
 
 def _memory_of(device: torch.device) -> int | None:

@@ -223,3 +223,13 @@ def test_checkpoint_with_distinct_tied_weights_loads_untied_like_transformers(
     theirs = transformers.BertForMaskedLM.from_pretrained(tmp_path).eval()
     with torch.no_grad():
         assert torch.allclose(model(**inputs).logits, theirs(**inputs).logits, atol=1e-5)
+
+
+def test_unknown_keyword_arguments_are_named(save_hf_bert) -> None:
+    from autohub_core.errors import ConfigError
+
+    directory = save_hf_bert("BertModel")
+    with pytest.raises(ConfigError, match=r"unexpected keyword arguments \['not_an_option'\].*BertConfig"):
+        ah.AutoModel.from_pretrained(directory, not_an_option=1)
+    model = ah.AutoModel.from_pretrained(directory, add_pooling_layer=False)  # an __init__ argument
+    assert model.pooler is None
