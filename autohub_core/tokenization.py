@@ -151,7 +151,7 @@ class BatchEncoding(collections.UserDict):
             def as_tensor(value: Any) -> Any:
                 if torch.is_tensor(value):
                     return value
-                return torch.tensor(value, dtype=torch.int64 if not _flatten(value) else None)
+                return torch.tensor(value, dtype=torch.int64)  # ids, masks, offsets: all integers
 
         elif tensor_type == "np":
             import numpy as np
@@ -161,7 +161,7 @@ class BatchEncoding(collections.UserDict):
                     return value
                 if value and isinstance(value[0], (list, tuple)) and len({len(row) for row in value}) > 1:
                     return np.asarray([np.asarray(row) for row in value], dtype=object)
-                return np.asarray(value, dtype=np.int64 if not _flatten(value) else None)
+                return np.asarray(value, dtype=np.int64)
 
         else:
             raise TokenizerError(f"return_tensors must be None, 'pt' or 'np', got {tensor_type!r}")
@@ -182,12 +182,6 @@ class BatchEncoding(collections.UserDict):
             for key, value in self.data.items()
         }
         return self
-
-
-def _flatten(value: Any) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        return [item for element in value for item in _flatten(element)]
-    return [value]
 
 
 class _SpecialToken:
