@@ -16,6 +16,7 @@ from autohub_core.errors import UnsupportedConfigError
 
 __all__ = [
     "ACTIVATIONS",
+    "additive_mask",
     "attention",
     "get_activation",
     "last_non_pad_token",
@@ -67,6 +68,13 @@ def get_activation(name: object, key: str = "hidden_act") -> Callable[[torch.Ten
             f"config key {key!r} = {name!r} is not a supported activation; use one of {sorted(ACTIVATIONS)}"
         )
     return ACTIVATIONS[name]
+
+
+def additive_mask(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """Boolean "may attend" mask -> additive mask: 0 where allowed, the dtype's most negative value elsewhere."""
+    if mask is None:
+        return None
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
 
 
 def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedConfigError
-from autohub_core.layers import attention, get_activation
+from autohub_core.layers import additive_mask, attention, get_activation
 
 __all__ = [
     "SUPPORTED_ROPE_TYPES",
@@ -26,7 +26,6 @@ __all__ = [
     "RMSNorm",
     "RotaryAttention",
     "RotaryEmbedding",
-    "additive_mask",
     "apply_rotary",
     "causal_mask",
     "check_rotary_decoder_config",
@@ -267,13 +266,6 @@ def causal_mask(
     if padding is not None:
         allowed = allowed & padding[:, None, None, :]
     return allowed
-
-
-def additive_mask(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """Boolean mask -> 0 / most-negative additive mask (transformers' eager attention)."""
-    if mask is None:
-        return None
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
 
 
 # -- layers ------------------------------------------------------------------------------------

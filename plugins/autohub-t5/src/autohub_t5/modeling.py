@@ -22,6 +22,7 @@ from torch import nn
 from autohub_core.errors import ConfigError, UnsupportedFeatureError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
+    additive_mask,
     attention,
     get_activation,
     question_answering_loss,
@@ -79,13 +80,6 @@ def _clamp_fp16(hidden_states: torch.Tensor) -> torch.Tensor:
     largest = torch.finfo(torch.float16).max
     clamp_value = torch.where(torch.isinf(hidden_states).any(), largest - 1000, largest)
     return torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
-
-
-def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Boolean "may attend" mask -> additive mask (0 or the dtype's most negative value)."""
-    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
-        ~allowed, torch.finfo(dtype).min
-    )
 
 
 def relative_position_bucket(
@@ -363,7 +357,7 @@ class T5Stack(nn.Module):
         bias = (
             self.block[0].layer[0].SelfAttention.compute_bias(query_length, key_length, past_length).to(dtype)
         )
-        return bias if allowed is None else bias + _additive(allowed, dtype)
+        return bias if allowed is None else bias + additive_mask(allowed, dtype)
 
     def forward(
         self,
@@ -399,7 +393,7 @@ class T5Stack(nn.Module):
             allowed = encoder_attention_mask[:, None, None, :].to(
                 device=inputs_embeds.device, dtype=torch.bool
             )
-            cross_bias = _additive(allowed, dtype)
+            cross_bias = additive_mask(allowed, dtype)
 
         all_hidden_states: tuple[torch.Tensor, ...] = ()
         all_attentions: tuple[torch.Tensor, ...] = ()
