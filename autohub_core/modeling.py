@@ -130,6 +130,45 @@ class PreTrainedModel(nn.Module):
         if getattr(self.config, "tie_word_embeddings", True):
             output_embeddings.weight = input_embeddings.weight
 
+    def resize_token_embeddings(
+        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None
+    ) -> nn.Module | None:
+        """Grow or shrink the vocabulary (after ``tokenizer.add_tokens``), as transformers does.
+
+        Existing rows are kept; new rows of the input and output embeddings (and of an output
+        bias) start at the mean of the old rows. Tied weights stay tied; ``config.vocab_size``
+        is updated. Returns the input embedding module.
+        """
+        embeddings = self.get_input_embeddings()
+        if embeddings is None or (new_num_tokens is None and pad_to_multiple_of is None):
+            return embeddings
+        old_weight = embeddings.weight
+        size = old_weight.shape[0] if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            size = -(-size // pad_to_multiple_of) * pad_to_multiple_of
+        if size <= 0:
+            raise ConfigError(f"resize_token_embeddings needs a positive size, got {size}")
+        output = self.get_output_embeddings()
+        with torch.no_grad():
+            self._replace_everywhere(old_weight, _resized_rows(old_weight, size))
+            if output is not None and output.weight.shape[0] != size:
+                self._replace_everywhere(output.weight, _resized_rows(output.weight, size))
+            if output is not None and getattr(output, "bias", None) is not None:
+                self._replace_everywhere(output.bias, _resized_rows(output.bias, size))
+        embeddings.num_embeddings = size
+        if output is not None and hasattr(output, "out_features"):
+            output.out_features = size
+        self.config.vocab_size = size
+        self.tie_weights()
+        return embeddings
+
+    def _replace_everywhere(self, old: nn.Parameter, new: nn.Parameter) -> None:
+        """Point every module attribute holding ``old`` (tied aliases included) at ``new``."""
+        for module in self.modules():
+            for name, parameter in module._parameters.items():
+                if parameter is old:
+                    module._parameters[name] = new
+
     def post_init(self) -> None:
         """Initialise all weights (skipped on the meta device) and tie them; call at the end of ``__init__``."""
         if not any(t.is_meta for t in self._tensors()):
@@ -818,6 +857,16 @@ def _key_mapper(prefix: str, model_keys: set[str], checkpoint_keys: list[str]) -
         return key
 
     return rename
+
+
+def _resized_rows(parameter: nn.Parameter, size: int) -> nn.Parameter:
+    """``parameter`` with ``size`` rows: the old rows kept, new rows set to their mean."""
+    kept = min(size, parameter.shape[0])
+    resized = parameter.new_empty((size, *parameter.shape[1:]))
+    resized[:kept] = parameter[:kept]
+    if size > kept:
+        resized[kept:] = parameter.float().mean(dim=0).to(parameter.dtype)
+    return nn.Parameter(resized, requires_grad=parameter.requires_grad)
 
 
 def _wrap_like(placeholder: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:

@@ -233,3 +233,47 @@ def test_unknown_keyword_arguments_are_named(save_hf_bert) -> None:
         ah.AutoModel.from_pretrained(directory, not_an_option=1)
     model = ah.AutoModel.from_pretrained(directory, add_pooling_layer=False)  # an __init__ argument
     assert model.pooler is None
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_resize_token_embeddings_keeps_rows_and_ties(
+    tmp_path: pathlib.Path, save_hf_bert, inputs, tie: bool
+) -> None:
+    model = ah.AutoModelForMaskedLM.from_pretrained(save_hf_bert("BertForMaskedLM", tie_word_embeddings=tie))
+    before = model.bert.embeddings.word_embeddings.weight.detach().clone()
+    decoder_before = model.cls.predictions.decoder.weight.detach().clone()
+    with torch.no_grad():
+        logits_before = model(**inputs).logits
+    returned = model.resize_token_embeddings(103, pad_to_multiple_of=8)
+    embeddings = model.bert.embeddings.word_embeddings
+    assert (
+        returned is embeddings and embeddings.weight.shape == (104, 32) and embeddings.num_embeddings == 104
+    )
+    assert model.config.vocab_size == 104
+    assert torch.equal(embeddings.weight[:99], before)
+    assert torch.allclose(embeddings.weight[99:], before.mean(0).expand(5, -1))
+    decoder = model.cls.predictions.decoder
+    assert decoder.weight.shape == (104, 32) and decoder.bias.shape == (104,)
+    assert (decoder.weight is embeddings.weight) == tie
+    assert torch.equal(decoder.weight[:99], decoder_before)
+    assert decoder.bias is model.cls.predictions.bias  # the bias alias survives
+    with torch.no_grad():
+        logits_after = model(**inputs).logits
+    assert logits_after.shape == (2, 9, 104)
+    assert torch.allclose(logits_after[..., :99], logits_before, atol=1e-6)
+    model.save_pretrained(tmp_path)
+    theirs = transformers.BertForMaskedLM.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.allclose(theirs(**inputs).logits, logits_after, atol=1e-5)
+
+
+def test_resize_token_embeddings_of_a_seq2seq_model_shares_the_new_matrix() -> None:
+    config = ah.AutoConfig.for_model(
+        "t5", vocab_size=50, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2
+    )
+    model = ah.AutoModelForSeq2SeqLM.from_config(config)
+    model.resize_token_embeddings(60)
+    assert model.shared.weight.shape == (60, 16)
+    assert model.encoder.embed_tokens.weight is model.shared.weight is model.decoder.embed_tokens.weight
+    ids = torch.tensor([[59, 3, 1]])
+    assert model(input_ids=ids, decoder_input_ids=ids).logits.shape == (1, 3, 60)
