@@ -1,10 +1,11 @@
 """Text generation: :class:`GenerationConfig`, :class:`GenerationMixin` and text streamers.
 
-``generate()`` reproduces transformers' greedy search and multinomial sampling: the same
-logits processors in the same order (repetition penalty, min length, min new tokens, then
-temperature, top-k, top-p when sampling), the same stopping rules (max length, one or more
-EOS tokens per sequence, finished sequences padded with ``pad_token_id``) and the same
-position ids for left-padded batches. A head that can generate inherits
+``generate()`` reproduces transformers' greedy search, multinomial sampling and beam search:
+the same logits processors in the same order (repetition penalty, no-repeat n-grams, min
+length, min new tokens, then temperature, top-k, top-p when sampling), the same stopping
+rules (max length, one or more EOS tokens per sequence, finished sequences padded with
+``pad_token_id``), the same position ids for left-padded batches, and beam search's length
+penalty, ``early_stopping`` modes and ``num_return_sequences``. A head that can generate inherits
 :class:`GenerationMixin` and defines ``prepare_inputs_for_generation`` (see the KV-cache
 contract in the plugin author guide); the cache is whatever its forward returns as
 ``past_key_values``, fed back one step per new token.
@@ -52,6 +53,10 @@ _DEFAULTS: dict[str, Any] = {
     "min_new_tokens": None,
     "do_sample": False,
     "num_beams": 1,
+    "num_return_sequences": 1,
+    "length_penalty": 1.0,
+    "early_stopping": False,
+    "no_repeat_ngram_size": 0,
     "temperature": 1.0,
     "top_k": 50,
     "top_p": 1.0,
@@ -63,6 +68,15 @@ _DEFAULTS: dict[str, Any] = {
     "decoder_start_token_id": None,
 }
 _MODEL_CONFIG_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+#: transformers options that ask for a different return type: refused rather than ignored.
+_BEAM_OPTIONS = (
+    "num_beams",
+    "num_return_sequences",
+    "length_penalty",
+    "early_stopping",
+    "no_repeat_ngram_size",
+)
+_UNSUPPORTED_FLAGS = ("return_dict_in_generate", "output_scores", "output_logits")
 
 
 class GenerationConfig:
@@ -70,7 +84,7 @@ class GenerationConfig:
 
     Fields and defaults are transformers' (``top_k=50``, ``max_length`` unset: 20 new tokens ...). Keys autohub
     does not implement are kept and written back, but ``generate()`` refuses values that
-    would change the result (``num_beams > 1``).
+    would change the result (beam sampling, ``return_dict_in_generate`` ...).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -135,7 +149,7 @@ class GenerationConfig:
         """Set the known fields among ``kwargs``; return the others."""
         unused = {}
         for key, value in kwargs.items():
-            if key in _DEFAULTS or hasattr(self, key):
+            if key in _DEFAULTS or key in _UNSUPPORTED_FLAGS or hasattr(self, key):
                 setattr(self, key, value)
             else:
                 unused[key] = value
@@ -151,12 +165,34 @@ class GenerationConfig:
 
     def validate(self) -> None:
         """Raise :class:`GenerationError` for options generate() cannot honour."""
-        if self.num_beams not in (None, 1):
+        for name in _UNSUPPORTED_FLAGS:
+            if getattr(self, name, False):
+                raise GenerationError(f"{name}=True is not supported: generate() returns the token ids only")
+        for name in ("num_beams", "num_return_sequences"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GenerationError(f"{name} must be a positive integer, got {value!r}")
+        if self.num_beams > 1 and self.do_sample:
             raise GenerationError(
-                f"num_beams={self.num_beams} is not supported: autohub implements greedy search and "
-                "sampling only (num_beams=1)"
+                f"beam sampling (do_sample=True with num_beams={self.num_beams}) is not supported: "
+                "use num_beams=1 to sample or do_sample=False for beam search"
             )
-        for name in ("max_new_tokens", "min_new_tokens"):
+        if self.num_return_sequences > 1 and self.num_beams == 1 and not self.do_sample:
+            raise GenerationError(
+                f"num_return_sequences={self.num_return_sequences} needs beam search (num_beams > 1) "
+                "or sampling (do_sample=True): greedy search returns one sequence per prompt"
+            )
+        if self.num_return_sequences > self.num_beams > 1:
+            raise GenerationError(
+                f"num_return_sequences={self.num_return_sequences} cannot exceed num_beams={self.num_beams}"
+            )
+        if not (isinstance(self.early_stopping, bool) or self.early_stopping == "never"):
+            raise GenerationError(
+                f"early_stopping must be True, False or 'never', got {self.early_stopping!r}"
+            )
+        if isinstance(self.length_penalty, bool) or not isinstance(self.length_penalty, int | float):
+            raise GenerationError(f"length_penalty must be a number, got {self.length_penalty!r}")
+        for name in ("max_new_tokens", "min_new_tokens", "no_repeat_ngram_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise GenerationError(f"{name} must be a non-negative integer, got {value!r}")
@@ -191,6 +227,26 @@ def _repetition_penalty(penalty: float, ignored_prefix: torch.Tensor | None) -> 
         score = torch.gather(padded, 1, sequence)
         score = torch.where(score < 0, score * penalty, score / penalty)
         return padded.scatter(1, sequence, score)[..., :vocab_size]
+
+    return process
+
+
+def _no_repeat_ngram(ngram_size: int) -> Processor:
+    """Ban every token that would complete an n-gram already present in the sequence (pads included)."""
+
+    def process(sequence: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        length = sequence.shape[-1]
+        if length < ngram_size:
+            return scores
+        vocab_size = scores.shape[-1]
+        prefix = sequence[:, length + 1 - ngram_size :]
+        windows = sequence.unfold(dimension=1, size=ngram_size, step=1)
+        completes = (windows[..., :-1] == prefix[:, None, :]).all(dim=-1)
+        # Windows that do not match ban a spare column past the vocabulary.
+        banned_ids = torch.where(completes, windows[..., -1].clamp(max=vocab_size), vocab_size)
+        banned = scores.new_zeros((scores.shape[0], vocab_size + 1), dtype=torch.bool)
+        banned.scatter_(1, banned_ids, True)
+        return scores.masked_fill(banned[:, :vocab_size], -float("inf"))
 
     return process
 
@@ -237,6 +293,8 @@ def _logits_processors(
     processors: list[Processor] = []
     if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
         processors.append(_repetition_penalty(float(config.repetition_penalty), left_pads))
+    if config.no_repeat_ngram_size:
+        processors.append(_no_repeat_ngram(int(config.no_repeat_ngram_size)))
     # min_new_tokens takes precedence over min_length, as in transformers.
     min_length = (
         prompt_length + config.min_new_tokens if config.min_new_tokens is not None else config.min_length
@@ -297,18 +355,22 @@ class GenerationMixin:
         generator: torch.Generator | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        """Generate token ids (greedy, or sampling with ``do_sample=True``).
+        """Generate token ids: greedy, sampling (``do_sample=True``) or beam search (``num_beams > 1``).
 
         ``kwargs`` naming generation options override ``generation_config``; the others
         are passed to the model's forward (e.g. ``encoder_outputs``, ``decoder_input_ids``).
         ``streamer`` receives ``put(ids)`` with the prompt then each new token, and
         ``end()``. ``generator`` seeds sampling (else torch's global RNG, as transformers).
-        Returns the prompt followed by the new tokens (decoder ids for encoder-decoders).
+        Returns the prompt followed by the new tokens (decoder ids for encoder-decoders), with
+        ``num_return_sequences`` consecutive rows per prompt (beam search: best first).
         """
         if not callable(getattr(self, "prepare_inputs_for_generation", None)):
             raise GenerationError(f"{type(self).__name__} cannot generate: it has no language-modelling head")
         config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
         model_kwargs = config.update(**kwargs)
+        for name in _BEAM_OPTIONS:  # unset (null) in a config file: transformers' default
+            if getattr(config, name) is None:
+                setattr(config, name, _DEFAULTS[name])
         config.validate()
         self._check_model_kwargs(model_kwargs)
         is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
@@ -335,11 +397,18 @@ class GenerationMixin:
 
         if is_encoder_decoder:
             sequence = self._start_decoder(input_ids, attention_mask, config, model_kwargs)
-            decoder_mask = None
         else:
             sequence = input_ids
-            decoder_mask = attention_mask
         batch_size, prompt_length = sequence.shape
+        # Beams and returned sequences are rows of their own: repeat each prompt (and the tensors
+        # that go with it, encoder outputs included) that many times, as transformers does.
+        copies = max(config.num_beams, config.num_return_sequences)
+        if copies > 1:
+            sequence = sequence.repeat_interleave(copies, dim=0)
+            if attention_mask is not None:
+                attention_mask = attention_mask.repeat_interleave(copies, dim=0)
+            model_kwargs = _repeat_rows(model_kwargs, copies)
+        decoder_mask = None if is_encoder_decoder else attention_mask
         if config.max_new_tokens is not None:
             max_length = prompt_length + config.max_new_tokens
         elif config.max_length is not None:
@@ -350,6 +419,11 @@ class GenerationMixin:
             if isinstance(max_positions, int):
                 max_length = min(max_length, max_positions)
         if prompt_length >= max_length:
+            if config.num_beams > 1:
+                raise GenerationError(
+                    f"input length is {prompt_length}, but max_length is {max_length}: beam search needs "
+                    "room for at least one new token (set max_new_tokens)"
+                )
             logger.warning(
                 "Input length is %d, but max_length is %d: one token is generated anyway; "
                 "set max_new_tokens to control the number of new tokens",
@@ -361,11 +435,8 @@ class GenerationMixin:
         if "logits_to_keep" in inspect.signature(self.forward).parameters:
             model_kwargs.setdefault("logits_to_keep", 1)
 
-        unfinished = torch.ones(batch_size, dtype=torch.bool, device=device)
-        past_key_values = None
-        if streamer is not None:
-            streamer.put(sequence.cpu())
-        while True:
+        def next_token_logits(sequence: torch.Tensor, past_key_values: Any) -> tuple[torch.Tensor, Any]:
+            """One forward step (with the current ``decoder_mask``): float32 next-token logits and the cache."""
             inputs = self.prepare_inputs_for_generation(
                 sequence,
                 past_key_values=past_key_values,
@@ -374,9 +445,33 @@ class GenerationMixin:
                 **model_kwargs,
             )
             outputs = self(**inputs, return_dict=True)
-            if config.use_cache:
-                past_key_values = outputs.past_key_values
-            scores = outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)
+            logits = outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)
+            return logits, outputs.past_key_values if config.use_cache else None
+
+        if config.num_beams > 1:
+            if streamer is not None:
+                raise GenerationError("a streamer cannot be used with beam search (num_beams > 1)")
+            search = _BeamSearch(config, batch_size, prompt_length, max_length, eos, pad_token_id, sequence)
+            past_key_values = None
+            while True:
+                logits, past_key_values = next_token_logits(search.running_sequences(), past_key_values)
+                source_rows = search.step(logits, processors)
+                if past_key_values is not None:
+                    past_key_values = _reorder_rows(past_key_values, source_rows)
+                if decoder_mask is not None:
+                    decoder_mask = torch.cat(
+                        [decoder_mask, decoder_mask.new_ones((len(decoder_mask), 1))], dim=-1
+                    )
+                if search.is_done():
+                    return search.best_sequences()
+
+        rows = sequence.shape[0]
+        unfinished = torch.ones(rows, dtype=torch.bool, device=device)
+        past_key_values = None
+        if streamer is not None:
+            streamer.put(sequence.cpu())
+        while True:
+            scores, past_key_values = next_token_logits(sequence, past_key_values)
             for process in processors:
                 scores = process(sequence, scores)
             if config.do_sample:
@@ -388,7 +483,7 @@ class GenerationMixin:
                 next_tokens = torch.where(unfinished, next_tokens, pad_token_id)
             sequence = torch.cat([sequence, next_tokens[:, None]], dim=-1)
             if decoder_mask is not None:
-                decoder_mask = torch.cat([decoder_mask, decoder_mask.new_ones((batch_size, 1))], dim=-1)
+                decoder_mask = torch.cat([decoder_mask, decoder_mask.new_ones((rows, 1))], dim=-1)
             if streamer is not None:
                 streamer.put(next_tokens.cpu())
             if eos is not None:
@@ -435,6 +530,189 @@ class GenerationMixin:
             )
         batch_size = model_kwargs["encoder_outputs"][0].shape[0]
         return torch.full((batch_size, 1), start, dtype=torch.long, device=device)
+
+
+# -- beam search ----------------------------------------------------------------------------------
+
+
+class _BeamSearch:
+    """transformers' beam search bookkeeping (``_beam_search``), advanced one token at a time.
+
+    For each prompt it keeps ``num_beams`` running hypotheses, scored by their summed
+    log-probabilities, and the ``num_beams`` best finished ones, scored with the length
+    penalty. Each step ranks the best ``max(2, 1 + number of EOS ids) * num_beams``
+    continuations, so enough unfinished ones remain even when the best ones all end.
+    Hypotheses live in ``max_length`` buffers; finished ones shorter than the longest
+    returned are padded with transformers' fill value. Shapes are ``(batch, beams, ...)``.
+    """
+
+    def __init__(
+        self,
+        config: GenerationConfig,
+        batch_size: int,
+        prompt_length: int,
+        max_length: int,
+        eos: torch.Tensor | None,
+        pad_token_id: int | None,
+        prompts: torch.Tensor,
+    ) -> None:
+        self.num_beams = int(config.num_beams)
+        self.num_return_sequences = int(config.num_return_sequences)
+        self.length_penalty = config.length_penalty
+        self.early_stopping = config.early_stopping
+        self.batch_size = batch_size
+        self.prompt_length = prompt_length
+        self.max_length = max_length
+        self.eos = eos
+        self.length = prompt_length
+        self.num_candidates = max(2, 1 + (len(eos) if eos is not None else 0)) * self.num_beams
+        beams = (batch_size, self.num_beams)
+        device = prompts.device
+        # transformers fills with `pad_token_id or eos_token_id[0]` when there is an EOS id, else
+        # with -1: a pad id of 0 is falsy there, so the first EOS id is used instead.
+        fill = (pad_token_id or int(eos[0])) if eos is not None else -1
+        self.running = torch.full((*beams, max_length), fill, dtype=torch.long, device=device)
+        self.running[:, :, :prompt_length] = prompts.view(*beams, prompt_length)
+        # Only the first beam of each prompt is live at the start, so beams do not repeat each other.
+        self.running_scores = torch.zeros(beams, dtype=torch.float32, device=device)
+        self.running_scores[:, 1:] = -1.0e9
+        self.finished = self.running.clone()
+        self.finished_scores = torch.full(beams, -1.0e9, dtype=torch.float32, device=device)
+        self.finished_new_tokens = torch.zeros(beams, dtype=torch.long, device=device)
+        self.is_finished = torch.zeros(beams, dtype=torch.bool, device=device)
+        self.can_improve = torch.ones((batch_size, 1), dtype=torch.bool, device=device)
+        self.every_candidate_ended = False
+
+    def running_sequences(self) -> torch.Tensor:
+        """The running hypotheses so far, one row per beam: ``(batch * beams, length)``."""
+        return self.running[:, :, : self.length].reshape(-1, self.length)
+
+    def step(self, logits: torch.Tensor, processors: list[Processor]) -> torch.Tensor:
+        """Extend the hypotheses with the next-token ``logits`` of each running beam.
+
+        The logits processors see log-probabilities, as in transformers. Returns, for each new
+        running beam, the row (of ``batch * beams``) it continues: the cache must follow it.
+        """
+        batch_size, num_beams = self.batch_size, self.num_beams
+        log_probs = F.log_softmax(logits, dim=-1)
+        sequences = self.running_sequences()
+        for process in processors:
+            log_probs = process(sequences, log_probs)
+        vocab_size = log_probs.shape[-1]
+        totals = log_probs.view(batch_size, num_beams, vocab_size) + self.running_scores[:, :, None]
+        scores, flat_ids = torch.topk(totals.view(batch_size, num_beams * vocab_size), self.num_candidates)
+        source_beams = flat_ids // vocab_size
+        tokens = flat_ids % vocab_size
+        candidates = _gather_beams(self.running, source_beams)
+        candidates[:, :, self.length] = tokens
+        source_rows = source_beams + torch.arange(batch_size, device=tokens.device)[:, None] * num_beams
+        ended = torch.full_like(tokens, self.length + 1 >= self.max_length, dtype=torch.bool)
+        if self.eos is not None:
+            ended |= torch.isin(tokens, self.eos)
+
+        running_source_rows = self._keep_running(scores, candidates, source_rows, ended)
+        self._keep_finished(scores, candidates, ended)
+        self.length += 1
+        self._update_can_improve()
+        self.every_candidate_ended = bool(ended.all())
+        return running_source_rows.view(-1)
+
+    def _keep_running(
+        self, scores: torch.Tensor, candidates: torch.Tensor, source_rows: torch.Tensor, ended: torch.Tensor
+    ) -> torch.Tensor:
+        """The best ``num_beams`` candidates that did not end become the running beams."""
+        scores = scores + ended.to(torch.float32) * -1.0e9
+        best = torch.topk(scores, k=self.num_beams)[1]
+        self.running = _gather_beams(candidates, best)
+        self.running_scores = _gather_beams(scores, best)
+        return _gather_beams(source_rows, best)
+
+    def _keep_finished(self, scores: torch.Tensor, candidates: torch.Tensor, ended: torch.Tensor) -> None:
+        """Candidates among the top ``num_beams`` that ended join the finished hypotheses if they rank."""
+        new_tokens = self.length + 1 - self.prompt_length
+        in_top_beams = torch.arange(self.num_candidates, device=ended.device) < self.num_beams
+        just_finished = ended & in_top_beams[None, :]
+        scores = scores / (new_tokens**self.length_penalty)
+        if self.early_stopping is True:  # a prompt with num_beams finished hypotheses takes no more
+            scores += self.is_finished.all(dim=-1, keepdim=True).to(torch.float32) * -1.0e9
+        scores += (~self.can_improve).to(torch.float32) * -1.0e9
+        scores += (~just_finished).to(torch.float32) * -1.0e9
+        merged_scores = torch.cat((self.finished_scores, scores), dim=1)
+        best = torch.topk(merged_scores, k=self.num_beams)[1]
+        self.finished = _gather_beams(torch.cat((self.finished, candidates), dim=1), best)
+        self.finished_scores = _gather_beams(merged_scores, best)
+        candidate_new_tokens = torch.full_like(ended, new_tokens, dtype=torch.long)
+        self.finished_new_tokens = _gather_beams(
+            torch.cat((self.finished_new_tokens, candidate_new_tokens), 1), best
+        )
+        self.is_finished = _gather_beams(torch.cat((self.is_finished, just_finished), dim=1), best)
+
+    def _update_can_improve(self) -> None:
+        """transformers' early-stopping heuristic: can the best running beam still beat the worst finished one?"""
+        if self.early_stopping == "never" and self.length_penalty > 0.0:
+            best_length = self.max_length - self.prompt_length
+        else:
+            best_length = self.length - self.prompt_length
+        best_running = self.running_scores[:, :1] / (best_length**self.length_penalty)
+        worst_finished = torch.where(
+            self.is_finished, self.finished_scores.min(dim=1, keepdim=True)[0], -1.0e9
+        )
+        self.can_improve &= (best_running > worst_finished).any(dim=-1, keepdim=True)
+
+    def is_done(self) -> bool:
+        if not bool(self.can_improve.any()):
+            return True
+        if self.early_stopping is True and bool(self.is_finished.all()):
+            return True
+        return self.every_candidate_ended
+
+    def best_sequences(self) -> torch.Tensor:
+        """The ``num_return_sequences`` best finished hypotheses of each prompt, best first."""
+        count = self.num_return_sequences
+        sequences = self.finished[:, :count].reshape(self.batch_size * count, self.max_length)
+        longest = int(self.finished_new_tokens[:, :count].max())
+        return sequences[:, : self.prompt_length + longest]
+
+
+def _gather_beams(tensor: torch.Tensor, beam_indices: torch.Tensor) -> torch.Tensor:
+    """``tensor[b, beam_indices[b, i], ...]`` for a ``(batch, beams, ...)`` tensor."""
+    while beam_indices.dim() < tensor.dim():
+        beam_indices = beam_indices.unsqueeze(-1)
+    return torch.take_along_dim(tensor, beam_indices, dim=1)
+
+
+def _reorder_rows(cache: Any, rows: torch.Tensor) -> Any:
+    """Select ``rows`` (batch dimension) of every tensor in a nested tuple/list cache."""
+    if isinstance(cache, torch.Tensor):
+        return cache.index_select(0, rows.to(cache.device))
+    if isinstance(cache, tuple | list):
+        return type(cache)(_reorder_rows(item, rows) for item in cache)
+    if cache is None:
+        return None
+    raise GenerationError(
+        f"beam search cannot reorder a cache of type {type(cache).__name__}: past_key_values must be "
+        "nested tuples of tensors"
+    )
+
+
+def _repeat_rows(model_kwargs: dict[str, Any], copies: int) -> dict[str, Any]:
+    """Repeat each row of every tensor argument (and of ``encoder_outputs``) ``copies`` times."""
+    repeated = {}
+    for key, value in model_kwargs.items():
+        if isinstance(value, torch.Tensor):
+            value = value.repeat_interleave(copies, dim=0)
+        elif key == "encoder_outputs" and isinstance(value, dict):
+            value = copy.copy(value)
+            for name, item in list(value.items()):
+                if isinstance(item, torch.Tensor):
+                    value[name] = item.repeat_interleave(copies, dim=0)
+        elif key == "encoder_outputs" and isinstance(value, tuple):
+            value = tuple(
+                item.repeat_interleave(copies, dim=0) if isinstance(item, torch.Tensor) else item
+                for item in value
+            )
+        repeated[key] = value
+    return repeated
 
 
 def _infer_attention_mask(
