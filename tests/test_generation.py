@@ -362,7 +362,7 @@ def test_refused_arguments(save_hf: Callable[..., Path]) -> None:
     model = AutoModelForCausalLM.from_pretrained(save_hf("llama"))
     prompt = torch.tensor([[5, 6, 7]])
     with pytest.raises(GenerationError, match="num_beams"):
-        model.generate(prompt, num_beams=2)
+        model.generate(prompt, num_beams=2, do_sample=True)
     with pytest.raises(GenerationError, match="no_such_option"):
         model.generate(prompt, no_such_option=1)
     with pytest.raises(GenerationError, match="temperature"):
