@@ -15,7 +15,7 @@ from typing import Any
 
 from autohub_core.errors import CheckpointNotFoundError
 
-__all__ = ["HubOptions", "is_local", "resolve_file"]
+__all__ = ["HubOptions", "cache_only", "is_local", "resolve_file"]
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,8 @@ def _download(repo_id: str, filename: str, options: HubOptions, *, required: boo
         raise CheckpointNotFoundError(f"revision {options.revision!r} does not exist in {repo_id}") from error
     # LocalEntryNotFoundError subclasses EntryNotFoundError (huggingface_hub >= 1.0): handle it first.
     except hub_errors.LocalEntryNotFoundError as error:
-        if not required and _is_cached_absent(repo_id, filename, options):
-            return None
-        if not required and not (options.local_files_only or _offline()):
-            return None
+        if not required:
+            return None  # an optional file that cannot be fetched now counts as absent, as in transformers
         raise CheckpointNotFoundError(
             f"{filename} of {repo_id} is not in the cache and downloading is disabled "
             "(local_files_only=True or HF_HUB_OFFLINE=1) or the Hub is unreachable; "
@@ -158,15 +156,9 @@ def _download(repo_id: str, filename: str, options: HubOptions, *, required: boo
     return Path(path)
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _is_cached_absent(repo_id: str, filename: str, options: HubOptions) -> bool:
-    """True when the cache records that ``filename`` does not exist in the repo."""
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.file_download import _CACHED_NO_EXIST
-
-    name = f"{options.subfolder}/{filename}" if options.subfolder else filename
-    found = try_to_load_from_cache(repo_id, name, cache_dir=options.cache_dir, revision=options.revision)
-    return found is _CACHED_NO_EXIST
+def cache_only(name_or_path: str | os.PathLike, options: HubOptions) -> bool:
+    """True when a repo id can only be read from the cache (local_files_only or HF_HUB_OFFLINE)."""
+    if is_local(name_or_path):
+        return False
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").upper() in {"1", "ON", "YES", "TRUE"}
+    return options.local_files_only or offline

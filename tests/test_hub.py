@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from autohub_core import AutoModel, AutoModelForTokenClassification, AutoTokenizer, CheckpointNotFoundError
+from autohub_core import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    CheckpointNotFoundError,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
 from hub_server import HubServer
@@ -198,6 +204,21 @@ def test_offline_mode(hub: HubServer, hub_env: Path, monkeypatch: pytest.MonkeyP
     AutoTokenizer.from_pretrained("org/tiny-bert", cache_dir=hub_env)
     assert hub.served() == []
     torch.testing.assert_close(_hidden(model), _expected(hub, "v2"), atol=1e-5, rtol=0)
+
+
+def test_offline_with_only_config_cached_names_the_missing_weights(
+    hub: HubServer, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optional files that were never fetched count as absent offline; the weights error says why."""
+    from huggingface_hub import constants
+
+    AutoConfig.from_pretrained("org/tiny-bert", cache_dir=hub_env)  # caches config.json only
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hub.clear_log()
+    with pytest.raises(CheckpointNotFoundError, match=r"no weights file in the cache .*HF_HUB_OFFLINE"):
+        AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    assert hub.served() == []
 
 
 def test_cli_offline_in_a_subprocess(hub: HubServer, hub_env: Path) -> None:
