@@ -201,6 +201,12 @@ class PreTrainedModel(nn.Module):
         """Whether this class supports ``generate()``."""
         return callable(getattr(cls, "prepare_inputs_for_generation", None))
 
+    def _output(self, output: Any, return_dict: bool | None) -> Any:
+        """``output`` as ``forward`` returns it: the output object, or its tuple when
+        ``return_dict`` (default ``config.use_return_dict``) is false."""
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
+
     def _tensors(self) -> Iterator[torch.Tensor]:
         yield from self.parameters()
         yield from self.buffers()

@@ -354,11 +354,6 @@ class BertModel(BertPreTrainedModel):
         return outputs if return_dict else outputs.to_tuple()
 
 
-def _finish(output: Any, return_dict: bool | None, config: BertConfig) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
-
-
 def _classifier_dropout(config: BertConfig) -> float:
     return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
 
@@ -416,7 +411,7 @@ class BertForPreTraining(BertPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertLMHeadModel(BertPreTrainedModel):
@@ -463,7 +458,7 @@ class BertLMHeadModel(BertPreTrainedModel):
         output = CausalLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertForMaskedLM(BertPreTrainedModel):
@@ -507,7 +502,7 @@ class BertForMaskedLM(BertPreTrainedModel):
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertForNextSentencePrediction(BertPreTrainedModel):
@@ -546,7 +541,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
         output = NextSentencePredictorOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertForSequenceClassification(BertPreTrainedModel):
@@ -591,7 +586,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         output = SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertForMultipleChoice(BertPreTrainedModel):
@@ -636,7 +631,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
         output = MultipleChoiceModelOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertForTokenClassification(BertPreTrainedModel):
@@ -677,7 +672,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class BertForQuestionAnswering(BertPreTrainedModel):
@@ -727,4 +722,4 @@ class BertForQuestionAnswering(BertPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)

@@ -261,12 +261,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
         )
-        return _finish(output, return_dict, self.config)
-
-
-def _finish(output: Any, return_dict: bool | None, config: DistilBertConfig) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
+        return self._output(output, return_dict)
 
 
 class DistilBertForMaskedLM(DistilBertPreTrainedModel):
@@ -312,7 +307,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
@@ -357,7 +352,7 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         output = SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
@@ -409,7 +404,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class DistilBertForTokenClassification(DistilBertPreTrainedModel):
@@ -448,7 +443,7 @@ class DistilBertForTokenClassification(DistilBertPreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
@@ -493,4 +488,4 @@ class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
         output = MultipleChoiceModelOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)

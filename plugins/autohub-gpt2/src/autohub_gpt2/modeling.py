@@ -241,11 +241,6 @@ def _attention_mask(
     return _causal_mask(attention_mask, batch_size, query_length, past_length, device)
 
 
-def _finish(output: Any, return_dict: bool | None, config: GPT2Config) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
-
-
 class GPT2PreTrainedModel(PreTrainedModel):
     """Weight initialisation and loading conventions shared by every GPT-2 class."""
 
@@ -355,7 +350,7 @@ class GPT2Model(GPT2PreTrainedModel):
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
         )
-        return _finish(outputs, return_dict, config)
+        return self._output(outputs, return_dict)
 
 
 class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
@@ -410,7 +405,7 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
     def prepare_inputs_for_generation(
         self,
@@ -487,7 +482,7 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class GPT2ForTokenClassification(GPT2PreTrainedModel):
@@ -532,7 +527,7 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 def _classifier_dropout(config: GPT2Config) -> float:
@@ -592,4 +587,4 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)

@@ -184,12 +184,7 @@ class LlamaModel(LlamaPreTrainedModel):
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
         )
-        return _finish(outputs, return_dict, config)
-
-
-def _finish(output: Any, return_dict: bool | None, config: LlamaConfig) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
+        return self._output(outputs, return_dict)
 
 
 class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
@@ -243,7 +238,7 @@ class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
     def prepare_inputs_for_generation(
         self,
@@ -316,7 +311,7 @@ class LlamaForSequenceClassification(LlamaPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class LlamaForTokenClassification(LlamaPreTrainedModel):
@@ -366,7 +361,7 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class LlamaForQuestionAnswering(LlamaPreTrainedModel):
@@ -416,4 +411,4 @@ class LlamaForQuestionAnswering(LlamaPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)

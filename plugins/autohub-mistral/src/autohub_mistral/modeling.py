@@ -193,12 +193,7 @@ class MistralModel(MistralPreTrainedModel):
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
         )
-        return _finish(outputs, return_dict, config)
-
-
-def _finish(output: Any, return_dict: bool | None, config: MistralConfig) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
+        return self._output(outputs, return_dict)
 
 
 class MistralForCausalLM(MistralPreTrainedModel, GenerationMixin):
@@ -252,7 +247,7 @@ class MistralForCausalLM(MistralPreTrainedModel, GenerationMixin):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
     def prepare_inputs_for_generation(
         self,
@@ -325,7 +320,7 @@ class MistralForSequenceClassification(MistralPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class MistralForTokenClassification(MistralPreTrainedModel):
@@ -375,7 +370,7 @@ class MistralForTokenClassification(MistralPreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class MistralForQuestionAnswering(MistralPreTrainedModel):
@@ -423,4 +418,4 @@ class MistralForQuestionAnswering(MistralPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)

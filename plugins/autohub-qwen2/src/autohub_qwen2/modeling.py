@@ -210,12 +210,7 @@ class Qwen2Model(Qwen2PreTrainedModel):
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
         )
-        return _finish(outputs, return_dict, config)
-
-
-def _finish(output: Any, return_dict: bool | None, config: Qwen2Config) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
+        return self._output(outputs, return_dict)
 
 
 class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
@@ -269,7 +264,7 @@ class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
     def prepare_inputs_for_generation(
         self,
@@ -342,7 +337,7 @@ class Qwen2ForSequenceClassification(Qwen2PreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class Qwen2ForTokenClassification(Qwen2PreTrainedModel):
@@ -392,7 +387,7 @@ class Qwen2ForTokenClassification(Qwen2PreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class Qwen2ForQuestionAnswering(Qwen2PreTrainedModel):
@@ -442,4 +437,4 @@ class Qwen2ForQuestionAnswering(Qwen2PreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)

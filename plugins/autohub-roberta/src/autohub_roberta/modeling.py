@@ -395,11 +395,6 @@ def _self_attention_mask(
     return mask.masked_fill(future, torch.finfo(hidden_states.dtype).min)
 
 
-def _finish(output: Any, return_dict: bool | None, config: RobertaConfig) -> Any:
-    return_dict = config.use_return_dict if return_dict is None else return_dict
-    return output if return_dict else output.to_tuple()
-
-
 def _classifier_dropout(config: RobertaConfig) -> float:
     return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
 
@@ -466,7 +461,7 @@ class RobertaForCausalLM(_RobertaWithLMHead):
         output = CausalLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class RobertaForMaskedLM(_RobertaWithLMHead):
@@ -509,7 +504,7 @@ class RobertaForMaskedLM(_RobertaWithLMHead):
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class RobertaForSequenceClassification(RobertaPreTrainedModel):
@@ -554,7 +549,7 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
         output = SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class RobertaForMultipleChoice(RobertaPreTrainedModel):
@@ -600,7 +595,7 @@ class RobertaForMultipleChoice(RobertaPreTrainedModel):
         output = MultipleChoiceModelOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class RobertaForTokenClassification(RobertaPreTrainedModel):
@@ -641,7 +636,7 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 class RobertaForQuestionAnswering(RobertaPreTrainedModel):
@@ -691,7 +686,7 @@ class RobertaForQuestionAnswering(RobertaPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return _finish(output, return_dict, self.config)
+        return self._output(output, return_dict)
 
 
 # XLM-RoBERTa: the same architecture and checkpoint keys (prefix ``roberta.``), its own config class.
