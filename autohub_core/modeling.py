@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from autohub_core._io import atomic_path, atomic_write_text
+from autohub_core.adapters import AdapterMixin
 from autohub_core.configuration import PretrainedConfig
 from autohub_core.errors import (
     AutohubError,
@@ -79,7 +80,7 @@ class LoadingInfo:
         }
 
 
-class PreTrainedModel(nn.Module):
+class PreTrainedModel(AdapterMixin, nn.Module):
     """Base class of every family's models and heads.
 
     A subclass sets ``config_class`` and ``base_model_prefix`` (the attribute holding the
