@@ -134,7 +134,11 @@ class AutoConfig:
                 "one of those so they match!"
             )
         registry = get_registry()
-        if registry.has("config", model_type) and not exist_ok:
+        if (
+            registry.has("config", model_type)
+            and not exist_ok
+            and not registry.maps_to("config", model_type, config)
+        ):
             raise RegistrationError(
                 f"'{model_type}' is already used by a config ({registry.source('config', model_type)}), "
                 "pick another name or pass exist_ok=True."
@@ -215,7 +219,11 @@ class _BaseAutoModelClass:
             raise RegistrationError(f"{config_class.__name__} has no model_type; set the class attribute")
         kind, task = ("model", None) if cls._task == BASE_TASK else ("head", cls._task)
         registry = get_registry()
-        if registry.has(kind, model_type, task) and not exist_ok:
+        if (
+            registry.has(kind, model_type, task)
+            and not exist_ok
+            and not registry.maps_to(kind, model_type, model_class, task)
+        ):
             raise RegistrationError(
                 f"'{config_class.__name__}' (model_type {model_type!r}) already has a model for {cls.__name__} "
                 f"({registry.source(kind, model_type, task)}); pass exist_ok=True to replace it."
@@ -321,7 +329,11 @@ class AutoTokenizer:
         if not model_type:
             raise RegistrationError(f"{config_class.__name__} has no model_type; set the class attribute")
         registry = get_registry()
-        if registry.has("tokenizer", model_type) and not exist_ok:
+        if (
+            registry.has("tokenizer", model_type)
+            and not exist_ok
+            and not registry.maps_to("tokenizer", model_type, tokenizer_class)
+        ):
             raise RegistrationError(
                 f"'{config_class.__name__}' (model_type {model_type!r}) already has a tokenizer "
                 f"({registry.source('tokenizer', model_type)}); pass exist_ok=True to replace it."

@@ -50,3 +50,7 @@ class UnsupportedFeatureError(AutohubError, NotImplementedError):
 
 class GenerationError(AutohubError, ValueError):
     """``generate()`` was called with arguments that cannot work for this model."""
+
+
+class LabelError(AutohubError, ValueError):
+    """Labels given to a head's ``forward`` do not fit it (shape, dtype or value out of range)."""

@@ -12,14 +12,17 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from autohub_core.errors import UnsupportedConfigError
+from autohub_core.errors import LabelError, UnsupportedConfigError
 
 __all__ = [
     "ACTIVATIONS",
     "additive_mask",
     "attention",
+    "causal_lm_loss",
+    "cross_entropy",
     "get_activation",
     "last_non_pad_token",
+    "masked_lm_loss",
     "multiple_choice_loss",
     "padding_mask",
     "question_answering_loss",
@@ -153,13 +156,117 @@ def last_non_pad_token(
     return values[torch.arange(batch_size, device=values.device), last_token]
 
 
+def _check_labels(
+    labels: torch.Tensor,
+    shape: tuple[int, ...],
+    *,
+    name: str = "labels",
+    classes: int | None = None,
+    ignore_index: int | None = -100,
+) -> None:
+    """Refuse labels that cannot fit the head, before any loss (and so any weight update) is computed.
+
+    Integer labels (``classes`` given) must have ``shape`` and lie in ``[0, classes)`` or equal
+    ``ignore_index``; float labels need the same number of elements. The value check is skipped
+    while ``torch.compile`` traces (it would need a data-dependent branch).
+    """
+    if not isinstance(labels, torch.Tensor):
+        raise LabelError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
+    if classes is not None:
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise LabelError(f"{name} must hold integer class indices, got dtype {labels.dtype}")
+        if tuple(labels.shape) != tuple(shape) and labels.numel() != math.prod(shape):
+            raise LabelError(f"{name} has shape {tuple(labels.shape)}; this head expects {tuple(shape)}")
+        if labels.numel() and not torch.compiler.is_compiling():
+            valid = (labels >= 0) & (labels < classes)
+            if ignore_index is not None:
+                valid |= labels == ignore_index
+            if not bool(valid.all()):
+                wrong = labels[~valid][0].item()
+                allowed = f"0..{classes - 1}" + (f" or {ignore_index}" if ignore_index is not None else "")
+                raise LabelError(
+                    f"{name} holds {wrong}, outside {allowed}; check num_labels (config: {classes}) "
+                    "and how the labels were encoded"
+                )
+    elif labels.numel() != math.prod(shape):
+        raise LabelError(f"{name} has shape {tuple(labels.shape)}; this head expects {tuple(shape)}")
+
+
+def cross_entropy(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
+    ignore_index: int = -100,
+) -> torch.Tensor:
+    """Cross-entropy, averaged over the non-ignored labels, or summed and divided by
+    ``num_items_in_batch`` (the labelled items of the whole accumulated batch, as ``Trainer``
+    counts them) when it is given: the loss transformers computes under gradient accumulation."""
+    if num_items_in_batch is None:
+        return F.cross_entropy(logits, labels, ignore_index=ignore_index)
+    loss = F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="sum")
+    if isinstance(num_items_in_batch, torch.Tensor):
+        num_items_in_batch = num_items_in_batch.to(loss.device)
+    return loss / num_items_in_batch
+
+
+def causal_lm_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
+    ignore_index: int = -100,
+    shift_labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Next-token cross-entropy in float32: position t predicts ``labels[t + 1]`` (or ``shift_labels[t]``)."""
+    vocab_size = logits.shape[-1]
+    if shift_labels is None:
+        _check_labels(labels, tuple(logits.shape[:-1]), classes=vocab_size, ignore_index=ignore_index)
+        shift_labels = F.pad(labels, (0, 1), value=ignore_index)[..., 1:]
+    else:
+        _check_labels(
+            shift_labels,
+            tuple(logits.shape[:-1]),
+            name="shift_labels",
+            classes=vocab_size,
+            ignore_index=ignore_index,
+        )
+    return cross_entropy(
+        logits.float().reshape(-1, vocab_size),
+        shift_labels.reshape(-1).to(logits.device),
+        num_items_in_batch,
+        ignore_index,
+    )
+
+
+def masked_lm_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
+    ignore_index: int = -100,
+    upcast: bool = True,
+) -> torch.Tensor:
+    """Cross-entropy of each labelled position over the vocabulary (label -100 ignored)."""
+    vocab_size = logits.shape[-1]
+    _check_labels(labels, tuple(logits.shape[:-1]), classes=vocab_size, ignore_index=ignore_index)
+    logits = logits.float() if upcast else logits
+    return cross_entropy(
+        logits.reshape(-1, vocab_size), labels.reshape(-1).to(logits.device), num_items_in_batch, ignore_index
+    )
+
+
 def sequence_classification_loss(
-    logits: torch.Tensor, labels: torch.Tensor, config: object, num_labels: int
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    config: object,
+    num_labels: int,
+    num_items_in_batch: torch.Tensor | int | None = None,
 ) -> torch.Tensor:
     """Loss by ``config.problem_type`` (inferred from labels when unset, as transformers does).
 
-    Sets ``config.problem_type`` on first use like transformers.
+    Sets ``config.problem_type`` on first use like transformers. ``num_items_in_batch``
+    normalises the single-label cross-entropy (decoder-only families in transformers).
     """
+    if not isinstance(labels, torch.Tensor):
+        raise LabelError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
     problem_type = getattr(config, "problem_type", None)
     if problem_type is None:
         if num_labels == 1:
@@ -169,22 +276,40 @@ def sequence_classification_loss(
         else:
             problem_type = "multi_label_classification"
         config.problem_type = problem_type  # type: ignore[attr-defined]
+    batch = logits.shape[0]
+    labels = labels.to(logits.device)
     if problem_type == "regression":
+        _check_labels(labels, (batch, num_labels))
         if num_labels == 1:
             return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
         return F.mse_loss(logits, labels.to(logits.dtype))
     if problem_type == "single_label_classification":
-        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+        _check_labels(labels, (batch,), classes=num_labels)
+        return cross_entropy(logits.view(-1, num_labels), labels.view(-1), num_items_in_batch)
+    if tuple(labels.shape) != tuple(logits.shape):
+        raise LabelError(
+            f"labels has shape {tuple(labels.shape)}; multi-label classification expects one 0/1 value per "
+            f"label, shape {tuple(logits.shape)}"
+        )
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
-def token_classification_loss(logits: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
+def token_classification_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    num_labels: int,
+    num_items_in_batch: torch.Tensor | int | None = None,
+) -> torch.Tensor:
     """Cross-entropy over tokens; label -100 is ignored."""
-    return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1).to(logits.device))
+    _check_labels(labels, tuple(logits.shape[:-1]), classes=num_labels)
+    return cross_entropy(
+        logits.view(-1, num_labels), labels.reshape(-1).to(logits.device), num_items_in_batch
+    )
 
 
 def multiple_choice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over the choices."""
+    _check_labels(labels, (logits.shape[0],), classes=logits.shape[-1])
     return F.cross_entropy(logits, labels.to(logits.device))
 
 
@@ -193,8 +318,14 @@ def question_answering_loss(
     end_logits: torch.Tensor,
     start_positions: torch.Tensor,
     end_positions: torch.Tensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
 ) -> torch.Tensor:
     """Mean of start/end cross-entropies; positions outside the sequence are ignored."""
+    batch = start_logits.shape[0]
+    for name, positions in (("start_positions", start_positions), ("end_positions", end_positions)):
+        _check_labels(positions, (batch,), name=name, classes=None)
+        if positions.is_floating_point():
+            raise LabelError(f"{name} must hold integer token positions, got dtype {positions.dtype}")
     if start_positions.dim() > 1:
         start_positions = start_positions.squeeze(-1)
     if end_positions.dim() > 1:
@@ -202,6 +333,6 @@ def question_answering_loss(
     ignored = start_logits.size(1)
     start_positions = start_positions.clamp(0, ignored).to(start_logits.device)
     end_positions = end_positions.clamp(0, ignored).to(end_logits.device)
-    start_loss = F.cross_entropy(start_logits, start_positions, ignore_index=ignored)
-    end_loss = F.cross_entropy(end_logits, end_positions, ignore_index=ignored)
+    start_loss = cross_entropy(start_logits, start_positions, num_items_in_batch, ignore_index=ignored)
+    end_loss = cross_entropy(end_logits, end_positions, num_items_in_batch, ignore_index=ignored)
     return (start_loss + end_loss) / 2

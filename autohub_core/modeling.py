@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import inspect
 import json
 import logging
 import os
 import re
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,24 @@ _SAFETENSORS_DTYPES = {
 }
 
 
+_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
+
+
+def _checkpoint_offloaded(checkpoint: Callable[..., Any], device_type: str, *args: Any, **kwargs: Any) -> Any:
+    """``checkpoint`` with the tensors it saves kept in (pinned, off-CPU) host memory."""
+    from torch.autograd.graph import save_on_cpu
+
+    with save_on_cpu(pin_memory=device_type != "cpu", device_type=device_type):
+        return checkpoint(*args, **kwargs)
+
+
 @dataclass
 class LoadingInfo:
     """What ``from_pretrained`` found when matching checkpoint keys to the model."""
@@ -80,19 +100,60 @@ class LoadingInfo:
         }
 
 
+class GradientCheckpointingLayer(nn.Module):
+    """Base class of the blocks a family recomputes in the backward pass under gradient checkpointing.
+
+    A family's repeated block (``BertLayer``, ``LlamaDecoderLayer`` ...) subclasses it instead of
+    ``nn.Module``; nothing else is needed. While ``gradient_checkpointing_enable()`` is on and the
+    model is in training mode, the block's ``forward`` runs inside ``torch.utils.checkpoint``:
+    its activations are dropped after the forward pass and recomputed (with the same dropout
+    masks) during backward. Pass tensors that need gradients positionally: with
+    ``use_reentrant=True`` keyword tensors get none.
+    """
+
+    gradient_checkpointing: bool = False
+    _gradient_checkpointing_func: Callable[..., Any] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "forward" not in cls.__dict__:
+            return
+        forward = cls.forward
+
+        @functools.wraps(forward)
+        def checkpointed_forward(self: GradientCheckpointingLayer, *args: Any, **kwargs: Any) -> Any:
+            # Only the outermost wrapper checkpoints (a subclass of a block wraps forward again).
+            outermost = type(self).forward is checkpointed_forward
+            if self.gradient_checkpointing and self.training and outermost:
+                assert self._gradient_checkpointing_func is not None
+                return self._gradient_checkpointing_func(functools.partial(forward, self, **kwargs), *args)
+            return forward(self, *args, **kwargs)
+
+        cls.forward = checkpointed_forward  # type: ignore[method-assign]
+
+
 class PreTrainedModel(AdapterMixin, nn.Module):
     """Base class of every family's models and heads.
 
     A subclass sets ``config_class`` and ``base_model_prefix`` (the attribute holding the
     base model inside a head, e.g. ``"bert"``), builds its layers in ``__init__`` with the
-    same attribute names as the checkpoint keys, calls :meth:`post_init` last, and
-    implements ``_init_weights(module)`` which must fully initialise every parameter and
-    buffer owned directly by ``module``.
+    same attribute names as the checkpoint keys and calls :meth:`post_init` last. It may
+    override ``_init_weights(module)`` (the default covers the standard torch layers).
+
+    What training and placement libraries read is declared as class attributes, with
+    transformers' names: ``supports_gradient_checkpointing`` (its repeated blocks subclass
+    :class:`GradientCheckpointingLayer`), ``_no_split_modules`` (class names accelerate keeps
+    on one device), ``_keep_in_fp32_modules`` (module names kept in float32 when loading in
+    float16) and ``_keep_in_fp32_modules_strict`` (float16 and bfloat16).
     """
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
     base_model_prefix: ClassVar[str] = ""
     main_input_name: ClassVar[str] = "input_ids"
+    supports_gradient_checkpointing: ClassVar[bool] = False
+    _no_split_modules: ClassVar[list[str] | None] = None
+    _keep_in_fp32_modules: ClassVar[list[str] | None] = None
+    _keep_in_fp32_modules_strict: ClassVar[list[str] | None] = None
     _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
 
@@ -109,8 +170,33 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     # -- hooks for families ------------------------------------------------------------
 
     def _init_weights(self, module: nn.Module) -> None:
-        """Initialise the parameters and buffers owned directly by ``module``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _init_weights")
+        """Initialise the parameters and buffers owned directly by ``module`` (transformers' default).
+
+        Linear, convolution and embedding weights ~ N(0, ``config.initializer_range`` or 0.02)
+        with zero biases and a zero padding row; LayerNorm / RMSNorm / GroupNorm / BatchNorm
+        weights one and biases zero. Modules of other types are left as constructed. A family
+        with other rules overrides this.
+        """
+        std = getattr(self.config, "initializer_range", None) or 0.02
+        if isinstance(
+            module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d)
+        ):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None:
+                module.weight.data[module.padding_idx].zero_()
+        elif isinstance(module, _NORMS) or any(
+            name in type(module).__name__ for name in ("LayerNorm", "RMSNorm")
+        ):
+            if getattr(module, "weight", None) is not None:
+                nn.init.ones_(module.weight)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+            if getattr(module, "running_mean", None) is not None:
+                module.reset_running_stats()
 
     def get_input_embeddings(self) -> nn.Module | None:
         base = getattr(self, self.base_model_prefix, self) if self.base_model_prefix else self
@@ -193,9 +279,133 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     def base_model(self) -> nn.Module:
         return getattr(self, self.base_model_prefix, self)
 
-    def num_parameters(self, only_trainable: bool = False) -> int:
-        """Number of (distinct) parameters."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not only_trainable)
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Number of (distinct) parameters; only those with ``requires_grad``, or without the
+        weights of ``nn.Embedding`` modules, on request."""
+        embeddings = (
+            {f"{name}.weight" for name, module in self.named_modules() if isinstance(module, nn.Embedding)}
+            if exclude_embeddings
+            else set()
+        )
+        return sum(
+            parameter.numel()
+            for name, parameter in self.named_parameters()
+            if name not in embeddings and (parameter.requires_grad or not only_trainable)
+        )
+
+    def get_memory_footprint(self, return_buffers: bool = True) -> int:
+        """Bytes taken by the parameters (and buffers, by default)."""
+        tensors = [*self.parameters(), *(self.buffers() if return_buffers else ())]
+        return sum(tensor.nelement() * tensor.element_size() for tensor in tensors)
+
+    def estimate_tokens(self, input_dict: dict[str, Any]) -> int:
+        """Tokens in a batch: the number of elements of its ``main_input_name`` entry (0 without it)."""
+        value = input_dict.get(self.main_input_name)
+        return value.numel() if isinstance(value, torch.Tensor) else 0
+
+    def floating_point_ops(self, input_dict: dict[str, Any], exclude_embeddings: bool = True) -> int:
+        """Approximate forward + backward FLOPs of a batch: 6 x tokens x (non-embedding) parameters."""
+        return (
+            6 * self.estimate_tokens(input_dict) * self.num_parameters(exclude_embeddings=exclude_embeddings)
+        )
+
+    # -- gradient checkpointing ----------------------------------------------------------------
+
+    def gradient_checkpointing_enable(
+        self,
+        gradient_checkpointing_kwargs: dict[str, Any] | None = None,
+        every_n_layers: int = 1,
+        offload: bool = False,
+    ) -> None:
+        """Recompute the activations of every ``every_n_layers``-th block in the backward pass.
+
+        ``gradient_checkpointing_kwargs`` go to ``torch.utils.checkpoint.checkpoint`` (default
+        ``{"use_reentrant": False}``, as transformers 5); ``offload=True`` keeps the saved
+        inputs in host memory. Gradients equal those of the run without it. Takes effect in
+        training mode only; ``use_cache`` is turned off while it does.
+        """
+        blocks = [module for module in self.modules() if isinstance(module, GradientCheckpointingLayer)]
+        if not self.supports_gradient_checkpointing or not blocks:
+            raise UnsupportedFeatureError(
+                f"{type(self).__name__} does not support gradient checkpointing: its family declares no "
+                "GradientCheckpointingLayer blocks (set supports_gradient_checkpointing and subclass them)"
+            )
+        if not isinstance(every_n_layers, int) or every_n_layers < 1:
+            raise ConfigError(f"every_n_layers must be a positive integer, got {every_n_layers!r}")
+        from torch.utils.checkpoint import checkpoint
+
+        run = functools.partial(
+            checkpoint, **{"use_reentrant": False, **(gradient_checkpointing_kwargs or {})}
+        )
+        if offload:
+            run = functools.partial(_checkpoint_offloaded, run, self.device.type)
+        for index, block in enumerate(blocks):
+            block._gradient_checkpointing_func = run
+            block.gradient_checkpointing = index % every_n_layers == 0
+        if self.main_input_name == "input_ids" or getattr(self, "_hf_peft_config_loaded", False):
+            # Frozen embeddings (adapters) would leave a reentrant checkpoint's inputs without grad.
+            self.enable_input_require_grads()
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Turn gradient checkpointing off again."""
+        for module in self.modules():
+            if isinstance(module, GradientCheckpointingLayer):
+                module.gradient_checkpointing = False
+        if getattr(self, "_hf_peft_config_loaded", False):
+            self.disable_input_require_grads()
+
+    def activation_checkpointing_enable(
+        self,
+        activation_checkpointing_kwargs: dict[str, Any] | None = None,
+        every_n_layers: int = 1,
+        offload: bool = False,
+    ) -> None:
+        """transformers 5's name of :meth:`gradient_checkpointing_enable` (what ``Trainer`` calls)."""
+        self.gradient_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
+
+    def activation_checkpointing_disable(self) -> None:
+        """transformers 5's name of :meth:`gradient_checkpointing_disable`."""
+        self.gradient_checkpointing_disable()
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        """Whether gradient checkpointing is on for some block."""
+        return any(
+            isinstance(module, GradientCheckpointingLayer) and module.gradient_checkpointing
+            for module in self.modules()
+        )
+
+    is_activation_checkpointing = is_gradient_checkpointing
+
+    def enable_input_require_grads(self) -> None:
+        """Make the input embeddings' output require grad, so that gradients reach checkpointed
+        blocks and adapters when the embedding weights are frozen."""
+        self.disable_input_require_grads()
+        embeddings = self.get_input_embeddings()
+        if embeddings is None:
+            logger.warning("%s has no input embeddings to make require grad", type(self).__name__)
+            return
+
+        def output_requires_grad(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            output.requires_grad_(True)
+
+        self._require_grads_hook = embeddings.register_forward_hook(output_requires_grad)
+
+    def disable_input_require_grads(self) -> None:
+        """Remove the hook :meth:`enable_input_require_grads` installed."""
+        hook = self.__dict__.pop("_require_grads_hook", None)
+        if hook is not None:
+            hook.remove()
+
+    def _use_cache(self, use_cache: bool | None) -> bool:
+        """``use_cache`` (default ``config.use_cache``), off while training with gradient checkpointing."""
+        use_cache = getattr(self.config, "use_cache", False) if use_cache is None else use_cache
+        if use_cache and self.training and self.is_gradient_checkpointing:
+            _warn_once(
+                "use_cache=True is incompatible with gradient checkpointing while training; using use_cache=False"
+            )
+            return False
+        return bool(use_cache)
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -229,6 +439,13 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         # Cast after building: torch.set_default_dtype is process-wide and would leak into
         # models other threads build at the same time.
         model.to(dtype)
+        named = dict(_named_tensors(model))
+        for name in model._float32_kept(iter(named), dtype):
+            if named[name].is_floating_point():
+                module_path, _, local = name.rpartition(".")
+                _set_local(
+                    model.get_submodule(module_path), local, _wrap_like(named[name], named[name].float())
+                )
         model.config.dtype = str(dtype).removeprefix("torch.")
         return model
 
@@ -332,6 +549,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             expected = dict(_named_tensors(self))
             aliases = _alias_groups(self)
         modules = dict(self.named_modules(remove_duplicate=False))
+        float32_kept = dict.fromkeys(self._float32_kept(expected, dtype), torch.float32)
         loaded: set[str] = set()
         for checkpoint_key in source.names():
             key = rename(checkpoint_key)
@@ -346,7 +564,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 info.mismatched_keys.append((key, tuple(tensor.shape), tuple(placeholder.shape)))
                 continue
             if tensor.is_floating_point() and placeholder.is_floating_point():
-                tensor = tensor.to(device=device, dtype=dtype)
+                tensor = tensor.to(device=device, dtype=float32_kept.get(key, dtype))
             else:
                 tensor = tensor.to(device=device, dtype=placeholder.dtype)
             new_value = _wrap_like(placeholder, tensor)
@@ -363,7 +581,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 f"{type(self).__name__} expects ({details}); check the config, or pass "
                 "ignore_mismatched_sizes=True to re-initialise them"
             )
-        self._materialize_missing(dtype, device)
+        self._materialize_missing(dtype, device, float32_kept)
         self.tie_weights()
         mismatched = {key for key, _, _ in info.mismatched_keys}
         persistent = [name for name in expected if _is_persistent(modules, name)]
@@ -418,11 +636,25 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             untied = True
         return untied
 
-    def _materialize_missing(self, dtype: torch.dtype, device: torch.device) -> None:
+    def _float32_kept(self, names: Iterator[str], dtype: torch.dtype | None) -> list[str]:
+        """The tensor names ``_keep_in_fp32_modules`` (float16 only) or ``_keep_in_fp32_modules_strict``
+        (float16 and bfloat16) keep in float32 when the model is loaded or built in ``dtype``."""
+        patterns = list(self._keep_in_fp32_modules or []) if dtype == torch.float16 else []
+        if dtype in (torch.float16, torch.bfloat16):
+            patterns += self._keep_in_fp32_modules_strict or []
+        if not patterns:
+            return []
+        components = "|".join(re.escape(pattern).replace(r"\*", "[^.]*") for pattern in patterns)
+        matcher = re.compile(rf"(^|\.)({components})(\.|$)")
+        return [name for name in names if matcher.search(name.rpartition(".")[0])]
+
+    def _materialize_missing(
+        self, dtype: torch.dtype, device: torch.device, float32_kept: dict[str, torch.dtype]
+    ) -> None:
         """Allocate and initialise every tensor still on the meta device."""
         still_meta = (tensor for tensor in self._tensors() if tensor.is_meta)
         _check_fits_in_memory(still_meta, dtype, device, type(self).__name__)
-        for module in self.modules():
+        for module_name, module in self.named_modules():
             pending = [
                 (name, tensor)
                 for name, tensor in [*module._parameters.items(), *module._buffers.items()]
@@ -436,7 +668,10 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             for name, tensor in [*module._parameters.items(), *module._buffers.items()]:
                 if tensor is None:
                     continue
-                target_dtype = dtype if tensor.is_floating_point() else tensor.dtype
+                full_name = f"{module_name}.{name}" if module_name else name
+                target_dtype = (
+                    float32_kept.get(full_name, dtype) if tensor.is_floating_point() else tensor.dtype
+                )
                 if tensor.is_meta:
                     fresh = torch.empty(tensor.shape, dtype=target_dtype, device=device)
                     _set_local(module, name, _wrap_like(tensor, fresh))
@@ -444,6 +679,8 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                     kept[name] = tensor
                     _set_local(module, name, _wrap_like(tensor, torch.empty_like(tensor)))
             with torch.no_grad():
+                if callable(getattr(module, "reset_parameters", None)):
+                    module.reset_parameters()  # the values it had when constructed, for modules _init_weights skips
                 self._init_weights(module)
             for name, tensor in kept.items():
                 _set_local(module, name, tensor)
@@ -700,9 +937,18 @@ def _construct(cls: type[PreTrainedModel], config: PretrainedConfig, args: Any, 
     except _CONFIG_BUILD_ERRORS as error:
         reason = (str(error).splitlines() or [""])[0]
         raise ConfigError(
-            f"cannot build {cls.__name__} from this config ({type(error).__name__}: {reason}); "
-            "check the size and type of its keys in config.json"
+            f"cannot build {cls.__name__} from this config: {type(error).__name__}: {reason} "
+            f"(raised at {_where(error)}); if a config value has a wrong size or type, fix that key "
+            f"of {config.model_type or 'the'} config, otherwise the error is in that code"
         ) from error
+
+
+def _where(error: BaseException) -> str:
+    """``file:line in function`` of the innermost frame outside torch that raised ``error``."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [frame for frame in frames if f"{os.sep}torch{os.sep}" not in frame.filename] or frames
+    frame = own[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"
 
 
 def _check_model_kwargs(cls: type[PreTrainedModel], kwargs: dict[str, Any]) -> None:

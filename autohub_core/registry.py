@@ -128,6 +128,17 @@ class Registry:
             self._runtime[key] = value
             self._resolved.pop(key, None)
 
+    def maps_to(self, kind: str, model_type: str, value: Any, task: str | None = None) -> bool:
+        """Whether the key already maps to ``value``, or to a class of the same module and
+        qualified name (the same class defined again, as when a notebook cell runs twice)."""
+        key = (kind, model_type, task)
+        with self._lock:
+            current = self._runtime.get(key, self._resolved.get(key))
+            declaration = self._winner.get(key)
+        if current is not None:
+            return current is value or _qualified_name(current) == _qualified_name(value)
+        return declaration is not None and declaration.target == _qualified_name(value)
+
     def has(self, kind: str, model_type: str, task: str | None = None) -> bool:
         key = (kind, model_type, task)
         with self._lock:
@@ -221,3 +232,7 @@ class Registry:
             f"pip install {package} (or the plugin package providing it), or register it at runtime "
             "with AutoConfig.register"
         )
+
+
+def _qualified_name(value: Any) -> str:
+    return f"{getattr(value, '__module__', '')}:{getattr(value, '__qualname__', repr(value))}"
