@@ -151,6 +151,8 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     base_model_prefix: ClassVar[str] = ""
     main_input_name: ClassVar[str] = "input_ids"
     supports_gradient_checkpointing: ClassVar[bool] = False
+    accepts_loss_kwargs: ClassVar[bool] = True
+    """Every head's ``forward`` takes ``num_items_in_batch`` (``Trainer`` then passes it)."""
     _no_split_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules_strict: ClassVar[list[str] | None] = None
