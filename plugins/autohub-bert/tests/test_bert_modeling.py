@@ -271,3 +271,39 @@ def test_real_minilm_checkpoint_matches_transformers() -> None:
         expected = reference(**encoded, output_hidden_states=True)
         actual = model(**encoded, output_hidden_states=True)
     assert_outputs_close(actual, expected)
+
+
+def training_step(
+    model: torch.nn.Module, inputs: dict[str, torch.Tensor], checkpointing: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss (``num_items_in_batch=7``) and parameter gradients of one training-mode step, dropout on."""
+    model.train()
+    model.zero_grad()
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    else:
+        model.gradient_checkpointing_disable()
+    assert model.is_gradient_checkpointing == checkpointing
+    torch.manual_seed(11)
+    loss = model(**inputs, num_items_in_batch=torch.tensor(7)).loss
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("class_name", sorted(set(HEADS) - {"BertModel"}))
+def test_training_step_matches_transformers(tmp_path: pathlib.Path, class_name: str) -> None:
+    reference = save_reference(tmp_path, class_name)
+    model = HEADS[class_name][0].from_pretrained(tmp_path)
+    assert model.config.hidden_dropout_prob > 0 and model.config.attention_probs_dropout_prob > 0
+    inputs = {**batch(class_name), **labels_for(class_name, batch(class_name), reference.config)}
+    plain_loss, plain_grads = training_step(model, inputs, checkpointing=False)
+    for checkpointing in (False, True):
+        loss, grads = training_step(model, inputs, checkpointing)
+        expected_loss, expected_grads = training_step(reference, inputs, checkpointing)
+        torch.testing.assert_close(loss, expected_loss, atol=1e-5, rtol=1e-4)
+        assert grads.keys() == expected_grads.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, expected_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+            torch.testing.assert_close(grad, plain_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-4)

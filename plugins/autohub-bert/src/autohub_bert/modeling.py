@@ -3,6 +3,10 @@
 Attribute names follow the checkpoint keys of transformers' BERT (``bert.encoder.layer.0.
 attention.self.query.weight`` ...), so Hub checkpoints load without renaming. Attention
 runs through ``torch.nn.functional.scaled_dot_product_attention``.
+
+Training follows transformers: ``BertLayer`` is recomputed under gradient checkpointing, and every
+head takes ``num_items_in_batch``; only ``BertLMHeadModel`` (transformers' ``loss_function``) divides
+its summed loss by it, the other heads average their loss and ignore it, as transformers does.
 """
 
 from __future__ import annotations
@@ -10,21 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from autohub_bert.config import BertConfig
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.layers import (
     attention,
+    causal_lm_loss,
     get_activation,
+    masked_lm_loss,
     multiple_choice_loss,
     padding_mask,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import PreTrainedModel
+from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutputWithPooling,
     CausalLMOutput,
@@ -193,7 +198,9 @@ class BertOutput(nn.Module):
         return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
 
 
-class BertLayer(nn.Module):
+class BertLayer(GradientCheckpointingLayer):
+    """Attention then feed-forward; recomputed in the backward pass under gradient checkpointing."""
+
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.attention = BertAttention(config)
@@ -273,6 +280,8 @@ class BertPreTrainedModel(PreTrainedModel):
 
     config_class = BertConfig
     base_model_prefix = "bert"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["BertEmbeddings", "BertLayer"]
     _keys_to_ignore_on_load_unexpected = [r"position_ids$", r"embeddings\.token_type_ids$"]
 
     def __init__(self, config: BertConfig, *args: Any, **kwargs: Any) -> None:
@@ -370,6 +379,10 @@ class BertForPreTraining(BertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Module:
         return self.cls.predictions.decoder
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -382,6 +395,7 @@ class BertForPreTraining(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
@@ -397,13 +411,9 @@ class BertForPreTraining(BertPreTrainedModel):
         seq_relationship_logits = self.cls.seq_relationship(outputs.pooler_output)
         loss = None
         if labels is not None and next_sentence_label is not None:
-            masked_lm_loss = F.cross_entropy(
-                prediction_logits.view(-1, self.config.vocab_size), labels.view(-1)
+            loss = masked_lm_loss(prediction_logits, labels, upcast=False) + token_classification_loss(
+                seq_relationship_logits, next_sentence_label, 2
             )
-            next_sentence_loss = F.cross_entropy(
-                seq_relationship_logits.view(-1, 2), next_sentence_label.view(-1)
-            )
-            loss = masked_lm_loss + next_sentence_loss
         output = PreTrainingOutput(
             loss=loss,
             prediction_logits=prediction_logits,
@@ -426,6 +436,10 @@ class BertLMHeadModel(BertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Module:
         return self.cls.predictions.decoder
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -437,6 +451,7 @@ class BertLMHeadModel(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         use_cache: bool | None = None,
     ) -> Any:
         outputs = self.bert(
@@ -452,9 +467,7 @@ class BertLMHeadModel(BertPreTrainedModel):
         logits = self.cls.predictions(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            shifted = logits[:, :-1, :].contiguous()
-            targets = labels[:, 1:].contiguous().to(logits.device)
-            loss = F.cross_entropy(shifted.view(-1, self.config.vocab_size).float(), targets.view(-1))
+            loss = causal_lm_loss(logits, labels, num_items_in_batch)
         output = CausalLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -473,6 +486,10 @@ class BertForMaskedLM(BertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Module:
         return self.cls.predictions.decoder
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -484,6 +501,7 @@ class BertForMaskedLM(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
@@ -498,7 +516,7 @@ class BertForMaskedLM(BertPreTrainedModel):
         logits = self.cls.predictions(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, self.config.vocab_size), labels.view(-1).to(logits.device))
+            loss = masked_lm_loss(logits, labels, upcast=False)
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -525,6 +543,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
@@ -537,7 +556,7 @@ class BertForNextSentencePrediction(BertPreTrainedModel):
             return_dict=True,
         )
         logits = self.cls.seq_relationship(outputs.pooler_output)
-        loss = F.cross_entropy(logits.view(-1, 2), labels.view(-1)) if labels is not None else None
+        loss = token_classification_loss(logits, labels, 2) if labels is not None else None
         output = NextSentencePredictorOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -566,6 +585,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
@@ -610,6 +630,7 @@ class BertForMultipleChoice(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
 
@@ -656,6 +677,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
@@ -697,6 +719,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
