@@ -7,7 +7,8 @@ whose weight is stored as (in_features, out_features). Attention runs through
 ``reorder_and_upcast_attn`` is set) it is computed explicitly, as transformers' eager path does.
 
 The key/value cache is a tuple with one ``(key, value)`` pair per layer, each of shape
-(batch, n_head, past_length, head_dim).
+(batch, n_head, past_length, head_dim). It is never updated in place, so a block recomputed under
+gradient checkpointing reads the same past as its first run.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from torch import nn
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
+    causal_lm_loss,
     get_activation,
     last_non_pad_token,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import PreTrainedModel
+from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutputWithPast,
     CausalLMOutput,
@@ -175,8 +177,9 @@ class GPT2MLP(nn.Module):
         return self.dropout(self.c_proj(self.act(self.c_fc(hidden_states))))
 
 
-class GPT2Block(nn.Module):
-    """Pre-LayerNorm block: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``."""
+class GPT2Block(GradientCheckpointingLayer):
+    """Pre-LayerNorm block: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``; recomputed in the backward
+    pass under gradient checkpointing (its arguments are positional)."""
 
     def __init__(self, config: GPT2Config, layer_idx: int) -> None:
         super().__init__()
@@ -246,6 +249,8 @@ class GPT2PreTrainedModel(PreTrainedModel):
 
     config_class = GPT2Config
     base_model_prefix = "transformer"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["GPT2Block"]
     # Old checkpoints stored the causal mask as buffers; the mask is now computed on the fly.
     _keys_to_ignore_on_load_unexpected = [r"attn\.bias$", r"attn\.masked_bias$"]
 
@@ -270,6 +275,10 @@ class GPT2PreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        """Replace the token embeddings (``wte``) of the base model."""
+        self.base_model.set_input_embeddings(value)
 
 
 class GPT2Model(GPT2PreTrainedModel):
@@ -306,7 +315,7 @@ class GPT2Model(GPT2PreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
         config = self.config
-        use_cache = config.use_cache if use_cache is None else use_cache
+        use_cache = self._use_cache(use_cache)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             config.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -365,6 +374,9 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
     def get_output_embeddings(self) -> nn.Module:
         return self.lm_head
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head = new_embeddings
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -378,8 +390,10 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> CausalLMOutput | tuple[Any, ...]:
-        """``labels`` are the input ids themselves: they are shifted inside, -100 is ignored."""
+        """``labels`` are the input ids themselves: they are shifted inside, -100 is ignored. The loss is
+        averaged over the labelled tokens, or summed and divided by ``num_items_in_batch`` when given."""
         outputs = self.transformer(
             input_ids,
             past_key_values,
@@ -395,9 +409,7 @@ class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            # Position t predicts label t + 1; the last position has no target.
-            targets = F.pad(labels, (0, 1), value=-100)[..., 1:].to(logits.device)
-            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
+            loss = causal_lm_loss(logits, labels, num_items_in_batch)
         output = CausalLMOutput(
             loss=loss,
             logits=logits,
@@ -453,9 +465,11 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> SequenceClassifierOutput | tuple[Any, ...]:
         """Pools the rightmost token that is not ``config.pad_token_id`` (any padding side); with
-        ``inputs_embeds`` or no pad token, the last position. Without a pad token, batches must be of one."""
+        ``inputs_embeds`` or no pad token, the last position. Without a pad token, batches must be of one.
+        The loss is a mean: ``num_items_in_batch`` is accepted and ignored, as in transformers' GPT-2."""
         outputs = self.transformer(
             input_ids,
             past_key_values,
@@ -509,7 +523,10 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> TokenClassifierOutput | tuple[Any, ...]:
+        """The loss is a mean over labelled tokens: ``num_items_in_batch`` is accepted and ignored, as in
+        transformers' GPT-2."""
         outputs = self.transformer(
             input_ids,
             past_key_values,
@@ -561,7 +578,10 @@ class GPT2ForQuestionAnswering(GPT2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> QuestionAnsweringModelOutput | tuple[Any, ...]:
+        """The loss is the mean of the start and end cross-entropies: ``num_items_in_batch`` is accepted and
+        ignored, as in transformers' GPT-2."""
         outputs = self.transformer(
             input_ids,
             attention_mask=attention_mask,
