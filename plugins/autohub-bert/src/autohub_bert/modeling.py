@@ -79,7 +79,10 @@ def _check_supported(config: BertConfig) -> None:
 
 
 class BertEmbeddings(nn.Module):
-    """Word + position + token-type embeddings, then LayerNorm and dropout."""
+    """Word + position + token-type embeddings, then LayerNorm and dropout.
+
+    The default position and token type ids come from non-persistent buffers, as in transformers.
+    """
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
@@ -90,6 +93,11 @@ class BertEmbeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        positions = torch.arange(config.max_position_embeddings).expand((1, -1))
+        self.register_buffer("position_ids", positions, persistent=False)
+        self.register_buffer(
+            "token_type_ids", torch.zeros(positions.size(), dtype=torch.long), persistent=False
+        )
 
     def forward(
         self,
@@ -101,11 +109,10 @@ class BertEmbeddings(nn.Module):
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         batch_size, seq_length = inputs_embeds.shape[:2]
-        device = inputs_embeds.device
         if position_ids is None:
-            position_ids = torch.arange(seq_length, device=device).unsqueeze(0)
+            position_ids = self.position_ids[:, :seq_length]
         if token_type_ids is None:
-            token_type_ids = torch.zeros((batch_size, seq_length), dtype=torch.long, device=device)
+            token_type_ids = self.token_type_ids[:, :seq_length].expand(batch_size, seq_length)
         embeddings = (
             inputs_embeds
             + self.token_type_embeddings(token_type_ids)
@@ -303,6 +310,9 @@ class BertPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
         elif isinstance(module, BertLMPredictionHead):
             nn.init.zeros_(module.bias)
+        elif isinstance(module, BertEmbeddings):
+            module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+            module.token_type_ids.zero_()
 
 
 class BertModel(BertPreTrainedModel):
