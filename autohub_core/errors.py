@@ -48,6 +48,10 @@ class UnsupportedFeatureError(AutohubError, NotImplementedError):
     """A transformers feature autohub deliberately does not offer (TensorFlow weights, remote code)."""
 
 
+class MissingExtraError(AutohubError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra that installs it."""
+
+
 class GenerationError(AutohubError, ValueError):
     """``generate()`` was called with arguments that cannot work for this model."""
 
