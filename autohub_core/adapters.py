@@ -138,7 +138,9 @@ class AdapterMixin:
         """The names of the active adapters."""
         _import_peft("active_adapters")
         self._require_adapters()
-        return list(next(self._adapter_layers()).active_adapters)
+        for layer in self._adapter_layers():
+            return list(layer.active_adapters)
+        return []
 
     def get_adapter_state_dict(
         self, adapter_name: str | None = None, state_dict: dict[str, torch.Tensor] | None = None

@@ -24,6 +24,9 @@ from autohub_core.errors import (
     WeightsError,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
+from hub_server import HubServer
+
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()
 
@@ -326,6 +329,49 @@ def test_state_dict_and_config_arguments_replace_the_files(checkpoints: Callable
     )
 
     assert_close(logits(ours, "t5"), logits(theirs, "t5"))
+
+
+def test_adapter_from_a_private_hub_repo(
+    checkpoints: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    hub = HubServer().start()
+    try:
+        hub.add_commit("org/bert-lora", checkpoints("bert", adapter=1), prefix="lora/", token="hf_test_token")
+        monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+        monkeypatch.setattr(
+            constants,
+            "HUGGINGFACE_CO_URL_TEMPLATE",
+            hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
+        )
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        ours = ours_model("bert", checkpoints("bert"))
+        with pytest.raises(CheckpointNotFoundError, match="token="):
+            ours.load_adapter("org/bert-lora", subfolder="lora", cache_dir=tmp_path)
+
+        ours.load_adapter("org/bert-lora", subfolder="lora", token="hf_test_token", cache_dir=tmp_path)
+
+        assert set(hub.requested_files("HEAD")) == {
+            "lora/adapter_config.json",
+            "lora/adapter_model.safetensors",
+        }
+    finally:
+        hub.stop()
+    theirs = hf_model("bert", checkpoints("bert"))
+    theirs.load_adapter(str(checkpoints("bert", adapter=1)))
+    assert_close(logits(ours, "bert"), logits(theirs, "bert"))
+
+
+def test_low_cpu_mem_usage_gives_the_same_adapter(checkpoints: Callable[..., Path]) -> None:
+    base, adapter = checkpoints("llama"), checkpoints("llama", adapter=1)
+    ours, theirs = ours_model("llama", base), hf_model("llama", base)
+    theirs.load_adapter(str(adapter))
+
+    ours.load_adapter(adapter, low_cpu_mem_usage=True)
+
+    assert not any(p.is_meta for p in ours.parameters())
+    assert_close(logits(ours, "llama"), logits(theirs, "llama"))
 
 
 def test_adapter_model_bin_loads_when_weights_only_accepts_it(
