@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -140,6 +141,50 @@ def test_attentions_match_eager_transformers(save_hf: Callable[..., Path], class
             hidden=True,
             attentions=True,
         )
+
+
+def _train_step(
+    model: Any, kwargs: dict[str, Any], checkpointing: bool
+) -> tuple[Any, dict[str, torch.Tensor]]:
+    """One seeded training forward and backward: the output and each parameter's gradient by name."""
+    model.train()
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    torch.manual_seed(0)
+    output = model(**kwargs)
+    output.loss.backward()
+    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+
+
+def _assert_gradients_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    assert actual.keys() == expected.keys()
+    for name, gradient in expected.items():
+        torch.testing.assert_close(actual[name], gradient, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "checkpointing"])
+@pytest.mark.parametrize("class_name", [name for name in sorted(HEADS) if HEADS[name] is not AutoModel])
+def test_training_step_matches_transformers(
+    save_hf: Callable[..., Path], class_name: str, checkpointing: bool
+) -> None:
+    """Train mode, dropout 0.1 with the same seed, ``num_items_in_batch``, with or without gradient
+    checkpointing: loss and gradients equal transformers'; checkpointing changes no gradient and drops
+    the cache."""
+    directory = save_hf(class_name, attention_dropout=0.1)
+    inputs = _inputs()
+    kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
+    if not class_name.endswith("QuestionAnswering"):
+        kwargs["use_cache"] = True
+    reference = getattr(transformers, class_name).from_pretrained(directory)
+    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
+    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
+    _assert_gradients_equal(gradients, expected_gradients)
+    if checkpointing:
+        assert getattr(expected, "past_key_values", None) is None
+        assert getattr(actual, "past_key_values", None) is None
+        _, plain = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
+        _assert_gradients_equal(gradients, plain)
 
 
 CONFIG_OPTIONS = [

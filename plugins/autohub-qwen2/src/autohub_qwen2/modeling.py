@@ -5,7 +5,8 @@ Attribute names follow transformers' Qwen2 checkpoint keys (``model.layers.0.sel
 weight`` ...), so Hub checkpoints load without renaming. Attention runs through
 ``torch.nn.functional.scaled_dot_product_attention`` with grouped-query attention
 (``num_key_value_heads``). The KV cache is a tuple with one ``(key, value)`` pair per layer,
-each ``(batch, num_key_value_heads, past_length, head_dim)``.
+each ``(batch, num_key_value_heads, past_length, head_dim)``. It is never updated in place, so a layer
+recomputed under gradient checkpointing reads the same past as its first run.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
+    causal_lm_loss,
     last_non_pad_token,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import PreTrainedModel
+from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutputWithPast,
     CausalLMOutput,
@@ -81,8 +82,9 @@ class Qwen2Attention(RotaryAttention):
         super().__init__(config, qkv_bias=True, output_bias=False)
 
 
-class Qwen2DecoderLayer(nn.Module):
-    """Pre-norm residual block: RMSNorm -> attention, RMSNorm -> MLP."""
+class Qwen2DecoderLayer(GradientCheckpointingLayer):
+    """Pre-norm residual block: RMSNorm -> attention, RMSNorm -> MLP; recomputed in the backward pass
+    under gradient checkpointing (its arguments are positional)."""
 
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__()
@@ -115,6 +117,8 @@ class Qwen2PreTrainedModel(PreTrainedModel):
 
     config_class = Qwen2Config
     base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["Qwen2DecoderLayer"]
 
     def __init__(self, config: Qwen2Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -132,6 +136,10 @@ class Qwen2PreTrainedModel(PreTrainedModel):
                 module.weight.data[module.padding_idx].zero_()
         elif isinstance(module, RMSNorm):
             nn.init.ones_(module.weight)
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        """Replace the token embeddings (``embed_tokens``) of the base model."""
+        self.base_model.set_input_embeddings(value)
 
 
 class Qwen2Model(Qwen2PreTrainedModel):
@@ -167,7 +175,7 @@ class Qwen2Model(Qwen2PreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         config = self.config
-        use_cache = config.use_cache if use_cache is None else use_cache
+        use_cache = self._use_cache(use_cache)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             config.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -198,7 +206,8 @@ class Qwen2Model(Qwen2PreTrainedModel):
             hidden_states, present, weights = layer(
                 hidden_states, position_embeddings, mask, past, output_attentions
             )
-            presents += (present,)
+            if use_cache:
+                presents += (present,)
             if output_attentions:
                 all_attentions += (weights,)
         hidden_states = self.norm(hidden_states)
@@ -225,6 +234,9 @@ class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
     def get_output_embeddings(self) -> nn.Module:
         return self.lm_head
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head = new_embeddings
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -238,8 +250,11 @@ class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         logits_to_keep: int = 0,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
-        """``logits_to_keep=n`` computes the logits of the last ``n`` positions only (0: all)."""
+        """``logits_to_keep=n`` computes the logits of the last ``n`` positions only (0: all). ``labels``
+        are shifted inside (-100 ignored); the loss is averaged over the labelled tokens, or summed and
+        divided by ``num_items_in_batch`` when given."""
         outputs = self.model(
             input_ids,
             attention_mask,
@@ -255,8 +270,7 @@ class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
         logits = self.lm_head(hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states)
         loss = None
         if labels is not None:
-            shifted = F.pad(labels, (0, 1), value=-100)[..., 1:].to(logits.device)
-            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), shifted.reshape(-1))
+            loss = causal_lm_loss(logits, labels, num_items_in_batch)
         output = CausalLMOutput(
             loss=loss,
             logits=logits,
@@ -311,7 +325,9 @@ class Qwen2ForSequenceClassification(Qwen2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
+        """The loss is a mean: ``num_items_in_batch`` is accepted and ignored, as in transformers."""
         outputs = self.model(
             input_ids,
             attention_mask,
@@ -368,7 +384,10 @@ class Qwen2ForTokenClassification(Qwen2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
+        """The loss (in float32) is a mean over labelled tokens: ``num_items_in_batch`` is accepted and
+        ignored, as in transformers."""
         outputs = self.model(
             input_ids,
             attention_mask,
@@ -413,7 +432,10 @@ class Qwen2ForQuestionAnswering(Qwen2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
+        """The loss is the mean of the start and end cross-entropies, each averaged over the batch or
+        summed and divided by ``num_items_in_batch`` when given."""
         outputs = self.transformer(
             input_ids,
             attention_mask,
@@ -429,7 +451,9 @@ class Qwen2ForQuestionAnswering(Qwen2PreTrainedModel):
         start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))
         loss = None
         if start_positions is not None and end_positions is not None:
-            loss = question_answering_loss(start_logits, end_logits, start_positions, end_positions)
+            loss = question_answering_loss(
+                start_logits, end_logits, start_positions, end_positions, num_items_in_batch
+            )
         output = QuestionAnsweringModelOutput(
             loss=loss,
             start_logits=start_logits,
