@@ -416,3 +416,48 @@ def test_configs_keep_transformers_defaults() -> None:
             "is_decoder",
         ):
             assert getattr(ours, key) == getattr(theirs, key), key
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _training_step(
+    model: Any, inputs: dict[str, torch.Tensor], checkpointing: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss (``num_items_in_batch=7``) and parameter gradients of one training-mode step, dropout on."""
+    model.train()
+    model.zero_grad()
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    else:
+        model.gradient_checkpointing_disable()
+    assert model.is_gradient_checkpointing == checkpointing
+    torch.manual_seed(11)
+    loss = model(**inputs, num_items_in_batch=torch.tensor(7)).loss
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("task", [task for task in HEADS if task != "base"])
+def test_training_step_matches_transformers(checkpoints: dict, family: str, task: str) -> None:
+    """Dropout on, ``num_items_in_batch`` given: loss and gradients equal transformers', with and
+    without gradient checkpointing (sdpa attention on both sides, so the dropout masks agree)."""
+    directory = checkpoints[family, task, "default"]
+    ours = HEADS[task][0].from_pretrained(directory)
+    theirs = _transformers_class(family, task).from_pretrained(directory, attn_implementation="sdpa")
+    assert ours.config.hidden_dropout_prob > 0 and ours.config.attention_probs_dropout_prob > 0
+    generator = torch.Generator().manual_seed(1)
+    inputs = _inputs(ours.config, task, generator)
+    inputs.update(_labels(ours.config, task, generator))
+    plain_loss, plain_grads = _training_step(ours, inputs, checkpointing=False)
+    for checkpointing in (False, True):
+        loss, grads = _training_step(ours, inputs, checkpointing)
+        expected_loss, expected_grads = _training_step(theirs, inputs, checkpointing)
+        torch.testing.assert_close(loss, expected_loss, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-4)
+        assert grads.keys() == expected_grads.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, expected_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+            torch.testing.assert_close(grad, plain_grads[name], atol=1e-5, rtol=1e-4, msg=name)

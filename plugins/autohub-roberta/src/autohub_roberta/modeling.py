@@ -9,6 +9,12 @@ Attention runs through ``torch.nn.functional.scaled_dot_product_attention``.
 With ``is_decoder=True`` the self-attention is causal (``RobertaForCausalLM``); there is no
 key/value cache, each forward recomputes the whole sequence. Cross-attention
 (``add_cross_attention``) is not implemented.
+
+Training follows transformers: ``RobertaLayer`` is recomputed under gradient checkpointing, and every
+head takes ``num_items_in_batch``; only the causal LM heads (transformers' ``loss_function``) divide
+their summed loss by it, the other heads average their loss and ignore it, as transformers does. The
+XLM-RoBERTa classes build ``XLMRobertaEmbeddings`` / ``XLMRobertaLayer``, the names their
+``_no_split_modules`` lists.
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from torch import nn
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.layers import (
     attention,
+    causal_lm_loss,
     get_activation,
+    masked_lm_loss,
     multiple_choice_loss,
     padding_mask,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import PreTrainedModel
+from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutputWithPooling,
     CausalLMOutput,
@@ -58,6 +66,7 @@ __all__ = [
     "XLMRobertaForSequenceClassification",
     "XLMRobertaForTokenClassification",
     "XLMRobertaModel",
+    "XLMRobertaPreTrainedModel",
 ]
 
 logger = logging.getLogger("autohub")
@@ -108,7 +117,11 @@ def position_ids_from_inputs_embeds(inputs_embeds: torch.Tensor, padding_idx: in
 
 
 class RobertaEmbeddings(nn.Module):
-    """Word + token-type + position embeddings (fairseq position ids), then LayerNorm and dropout."""
+    """Word + token-type + position embeddings (fairseq position ids), then LayerNorm and dropout.
+
+    The default token type ids come from a non-persistent buffer; ``position_ids`` (unused, the
+    positions follow the padding) is registered too, so the module state is transformers'.
+    """
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__()
@@ -119,6 +132,11 @@ class RobertaEmbeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        positions = torch.arange(config.max_position_embeddings).expand((1, -1))
+        self.register_buffer("position_ids", positions, persistent=False)
+        self.register_buffer(
+            "token_type_ids", torch.zeros(positions.size(), dtype=torch.long), persistent=False
+        )
         self.position_embeddings = nn.Embedding(
             config.max_position_embeddings, config.hidden_size, padding_idx=self.padding_idx
         )
@@ -138,9 +156,8 @@ class RobertaEmbeddings(nn.Module):
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         if token_type_ids is None:
-            token_type_ids = torch.zeros(
-                inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device
-            )
+            batch_size, seq_length = inputs_embeds.shape[:2]
+            token_type_ids = self.token_type_ids[:, :seq_length].expand(batch_size, seq_length)
         embeddings = (
             inputs_embeds
             + self.token_type_embeddings(token_type_ids)
@@ -228,7 +245,9 @@ class RobertaOutput(nn.Module):
         return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
 
 
-class RobertaLayer(nn.Module):
+class RobertaLayer(GradientCheckpointingLayer):
+    """Attention then feed-forward; recomputed in the backward pass under gradient checkpointing."""
+
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__()
         self.attention = RobertaAttention(config)
@@ -243,9 +262,9 @@ class RobertaLayer(nn.Module):
 
 
 class RobertaEncoder(nn.Module):
-    def __init__(self, config: RobertaConfig) -> None:
+    def __init__(self, config: RobertaConfig, layer_class: type[RobertaLayer]) -> None:
         super().__init__()
-        self.layer = nn.ModuleList([RobertaLayer(config) for _ in range(config.num_hidden_layers)])
+        self.layer = nn.ModuleList([layer_class(config) for _ in range(config.num_hidden_layers)])
 
 
 class RobertaPooler(nn.Module):
@@ -295,6 +314,8 @@ class RobertaPreTrainedModel(PreTrainedModel):
 
     config_class = RobertaConfig
     base_model_prefix = "roberta"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["RobertaEmbeddings", "RobertaLayer"]
     _keys_to_ignore_on_load_unexpected = [r"position_ids$", r"embeddings\.token_type_ids$"]
 
     def __init__(self, config: RobertaConfig, *args: Any, **kwargs: Any) -> None:
@@ -316,6 +337,13 @@ class RobertaPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
         elif isinstance(module, RobertaLMHead):
             nn.init.zeros_(module.bias)
+        elif isinstance(module, RobertaEmbeddings):
+            module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+            module.token_type_ids.zero_()
+
+    def _encoder_model(self, add_pooling_layer: bool) -> RobertaModel:
+        """The base model a head wraps (``XLMRobertaModel`` in the XLM-RoBERTa classes)."""
+        return _classes(self)[0](self.config, add_pooling_layer=add_pooling_layer)
 
 
 class RobertaModel(RobertaPreTrainedModel):
@@ -323,8 +351,9 @@ class RobertaModel(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
-        self.embeddings = RobertaEmbeddings(config)
-        self.encoder = RobertaEncoder(config)
+        _, embeddings_class, layer_class = _classes(self)
+        self.embeddings = embeddings_class(config)
+        self.encoder = RobertaEncoder(config, layer_class)
         self.pooler = RobertaPooler(config) if add_pooling_layer else None
         self.post_init()
 
@@ -400,16 +429,27 @@ def _classifier_dropout(config: RobertaConfig) -> float:
 
 
 class _RobertaWithLMHead(RobertaPreTrainedModel):
-    """The encoder without pooler plus :class:`RobertaLMHead`, tied to the word embeddings."""
+    """The encoder without pooler plus :class:`RobertaLMHead`, tied to the word embeddings.
+
+    XLM-RoBERTa registers its ``lm_head`` first, as transformers does (the tied matrix then goes by
+    ``lm_head.decoder.weight`` in ``named_parameters``, which ``num_parameters`` counts).
+    """
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
-        self.roberta = RobertaModel(config, add_pooling_layer=False)
-        self.lm_head = RobertaLMHead(config)
+        if isinstance(self, XLMRobertaPreTrainedModel):
+            self.lm_head = XLMRobertaLMHead(config)
+            self.roberta = self._encoder_model(add_pooling_layer=False)
+        else:
+            self.roberta = self._encoder_model(add_pooling_layer=False)
+            self.lm_head = RobertaLMHead(config)
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Module:
         return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
 
     def tie_weights(self) -> None:
         """Tie the decoder weight to the word embeddings and its bias to ``lm_head.bias`` (when configured)."""
@@ -439,6 +479,7 @@ class RobertaForCausalLM(_RobertaWithLMHead):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
         use_cache: bool | None = None,
     ) -> Any:
         """``labels`` are the inputs themselves (shifted inside); -100 is ignored."""
@@ -455,9 +496,7 @@ class RobertaForCausalLM(_RobertaWithLMHead):
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            shifted = logits[:, :-1, :].float()
-            targets = labels[:, 1:].to(logits.device)
-            loss = F.cross_entropy(shifted.reshape(-1, self.config.vocab_size), targets.reshape(-1))
+            loss = causal_lm_loss(logits, labels, num_items_in_batch)
         output = CausalLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -486,6 +525,7 @@ class RobertaForMaskedLM(_RobertaWithLMHead):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.roberta(
             input_ids,
@@ -500,7 +540,7 @@ class RobertaForMaskedLM(_RobertaWithLMHead):
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, self.config.vocab_size), labels.view(-1).to(logits.device))
+            loss = masked_lm_loss(logits, labels, upcast=False)
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -513,7 +553,7 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.roberta = RobertaModel(config, add_pooling_layer=False)
+        self.roberta = self._encoder_model(add_pooling_layer=False)
         self.classifier = RobertaClassificationHead(config)
         self.post_init()
 
@@ -528,6 +568,7 @@ class RobertaForSequenceClassification(RobertaPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         """The loss follows ``config.problem_type`` (inferred from the labels when unset)."""
         outputs = self.roberta(
@@ -557,7 +598,7 @@ class RobertaForMultipleChoice(RobertaPreTrainedModel):
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
-        self.roberta = RobertaModel(config)
+        self.roberta = self._encoder_model(add_pooling_layer=True)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
@@ -573,6 +614,7 @@ class RobertaForMultipleChoice(RobertaPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         """Positional order as transformers' ``RobertaForMultipleChoice`` (token_type_ids second)."""
         num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
@@ -604,7 +646,7 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.roberta = RobertaModel(config, add_pooling_layer=False)
+        self.roberta = self._encoder_model(add_pooling_layer=False)
         self.dropout = nn.Dropout(_classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -620,6 +662,7 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.roberta(
             input_ids,
@@ -645,7 +688,7 @@ class RobertaForQuestionAnswering(RobertaPreTrainedModel):
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.roberta = RobertaModel(config, add_pooling_layer=False)
+        self.roberta = self._encoder_model(add_pooling_layer=False)
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -661,6 +704,7 @@ class RobertaForQuestionAnswering(RobertaPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.roberta(
             input_ids,
@@ -689,46 +733,61 @@ class RobertaForQuestionAnswering(RobertaPreTrainedModel):
         return self._output(output, return_dict)
 
 
-# XLM-RoBERTa: the same architecture and checkpoint keys (prefix ``roberta.``), its own config class.
+# XLM-RoBERTa: the same architecture and checkpoint keys (prefix ``roberta.``), its own config class
+# and module class names.
 
 
-class XLMRobertaModel(RobertaModel):
+class XLMRobertaEmbeddings(RobertaEmbeddings):
+    """RoBERTa's embeddings under XLM-RoBERTa's class name."""
+
+
+class XLMRobertaLayer(RobertaLayer):
+    """RoBERTa's layer under XLM-RoBERTa's class name."""
+
+
+class XLMRobertaLMHead(RobertaLMHead):
+    """RoBERTa's LM head under XLM-RoBERTa's class name."""
+
+
+class XLMRobertaPreTrainedModel(RobertaPreTrainedModel):
+    """Conventions shared by every XLM-RoBERTa class."""
+
+    config_class = XLMRobertaConfig
+    _no_split_modules = ["XLMRobertaEmbeddings", "XLMRobertaLayer"]
+
+
+def _classes(
+    model: RobertaPreTrainedModel,
+) -> tuple[type[RobertaModel], type[RobertaEmbeddings], type[RobertaLayer]]:
+    """The base model, embeddings and layer classes ``model`` builds (its family's names)."""
+    if isinstance(model, XLMRobertaPreTrainedModel):
+        return XLMRobertaModel, XLMRobertaEmbeddings, XLMRobertaLayer
+    return RobertaModel, RobertaEmbeddings, RobertaLayer
+
+
+class XLMRobertaModel(XLMRobertaPreTrainedModel, RobertaModel):
     """The bare XLM-RoBERTa encoder."""
 
-    config_class = XLMRobertaConfig
 
-
-class XLMRobertaForCausalLM(RobertaForCausalLM):
+class XLMRobertaForCausalLM(XLMRobertaPreTrainedModel, RobertaForCausalLM):
     """XLM-RoBERTa as a causal language model (``is_decoder=True``)."""
 
-    config_class = XLMRobertaConfig
 
-
-class XLMRobertaForMaskedLM(RobertaForMaskedLM):
+class XLMRobertaForMaskedLM(XLMRobertaPreTrainedModel, RobertaForMaskedLM):
     """XLM-RoBERTa with the masked language modelling head."""
 
-    config_class = XLMRobertaConfig
 
-
-class XLMRobertaForSequenceClassification(RobertaForSequenceClassification):
+class XLMRobertaForSequenceClassification(XLMRobertaPreTrainedModel, RobertaForSequenceClassification):
     """XLM-RoBERTa with a classification / regression head over the ``<s>`` token."""
 
-    config_class = XLMRobertaConfig
 
-
-class XLMRobertaForMultipleChoice(RobertaForMultipleChoice):
+class XLMRobertaForMultipleChoice(XLMRobertaPreTrainedModel, RobertaForMultipleChoice):
     """XLM-RoBERTa scoring each of several choices."""
 
-    config_class = XLMRobertaConfig
 
-
-class XLMRobertaForTokenClassification(RobertaForTokenClassification):
+class XLMRobertaForTokenClassification(XLMRobertaPreTrainedModel, RobertaForTokenClassification):
     """XLM-RoBERTa with a per-token classification head."""
 
-    config_class = XLMRobertaConfig
 
-
-class XLMRobertaForQuestionAnswering(RobertaForQuestionAnswering):
+class XLMRobertaForQuestionAnswering(XLMRobertaPreTrainedModel, RobertaForQuestionAnswering):
     """XLM-RoBERTa with a span-extraction head."""
-
-    config_class = XLMRobertaConfig
