@@ -43,6 +43,9 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "autohub_core.errors",
     "UnsupportedFeatureError": "autohub_core.errors",
     "GenerationError": "autohub_core.errors",
+    "LabelError": "autohub_core.errors",
+    "MissingExtraError": "autohub_core.errors",
+    "GradientCheckpointingLayer": "autohub_core.modeling",
     "GenerationConfig": "autohub_core.generation",
     "GenerationMixin": "autohub_core.generation",
     "TextStreamer": "autohub_core.generation",
@@ -64,7 +67,7 @@ if TYPE_CHECKING:  # static view of the lazy exports
         TextStreamer,
     )
     from autohub_core.hookspecs import hookimpl  # noqa: F401
-    from autohub_core.modeling import PreTrainedModel  # noqa: F401
+    from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel  # noqa: F401
     from autohub_core.plugins import list_plugins  # noqa: F401
     from autohub_core.tokenization import BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast  # noqa: F401
 

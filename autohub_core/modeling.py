@@ -697,11 +697,13 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         safe_serialization: bool = True,
         max_shard_size: int | str = "5GB",
         is_main_process: bool = True,
+        save_peft_format: bool = True,
         **kwargs: Any,
     ) -> None:
         """Write config.json and the weights in transformers' format (safetensors, sharded if large).
 
-        Tied weights are written once. Every file is written to a temporary name and moved
+        Tied weights are written once. With adapters loaded, only the active adapter is written
+        (adapter_config.json + adapter_model.safetensors), as transformers does. Every file is written to a temporary name and moved
         into place, so an interrupted save leaves the previous checkpoint intact.
         """
         if kwargs.pop("push_to_hub", False):
@@ -716,6 +718,9 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         if directory.is_file():
             raise WeightsError(f"save_pretrained needs a directory, but {directory} is a file")
         directory.mkdir(parents=True, exist_ok=True)
+        if self._hf_peft_config_loaded:  # as transformers: only the active adapter is written
+            self._save_active_adapter(directory, state_dict=state_dict, save_peft_format=save_peft_format)
+            return
         tensors = _unique_tensors(self, state_dict)
         shards = _split_shards(tensors, _parse_size(max_shard_size))
 

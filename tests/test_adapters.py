@@ -223,11 +223,6 @@ def test_transformers_loads_an_adapter_added_in_autohub(
     assert_differs(logits(ours, family), logits(hf_model(family, base), family))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PreTrainedModel.save_pretrained (modeling.py) must delegate to AdapterMixin._save_active_adapter "
-    "while adapters are attached",
-)
 def test_save_pretrained_with_an_adapter_writes_only_the_adapter(
     checkpoints: Callable[..., Path], tmp_path: Path
 ) -> None:
