@@ -448,3 +448,48 @@ def test_training_mode_applies_dropout(checkpoints: dict) -> None:
     assert not torch.allclose(first, second)
     model.eval()
     torch.testing.assert_close(model(**inputs).logits, model(**inputs).logits, rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _training_step(
+    model: Any, inputs: dict[str, torch.Tensor], checkpointing: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss (``num_items_in_batch=7``) and parameter gradients of one training-mode step, dropout on."""
+    model.train()
+    model.zero_grad()
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    else:
+        model.gradient_checkpointing_disable()
+    assert model.is_gradient_checkpointing == checkpointing
+    torch.manual_seed(11)
+    loss = model(**inputs, num_items_in_batch=torch.tensor(7)).loss
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("class_name", [name for name in HEADS if name != "DistilBertModel"])
+def test_training_step_matches_transformers(checkpoints: dict, class_name: str) -> None:
+    """Dropout on, ``num_items_in_batch`` given: loss and gradients equal transformers', with and
+    without gradient checkpointing."""
+    auto_class, kind = HEADS[class_name]
+    directory = _checkpoint(checkpoints, class_name, {})
+    ours = auto_class.from_pretrained(directory)
+    theirs = getattr(transformers, class_name).from_pretrained(directory)
+    assert ours.config.dropout > 0 and ours.config.attention_dropout > 0
+    generator = torch.Generator().manual_seed(1)
+    inputs = _inputs(kind, generator)
+    inputs.update(_labels(kind, generator, inputs))
+    plain_loss, plain_grads = _training_step(ours, inputs, checkpointing=False)
+    for checkpointing in (False, True):
+        loss, grads = _training_step(ours, inputs, checkpointing)
+        expected_loss, expected_grads = _training_step(theirs, inputs, checkpointing)
+        torch.testing.assert_close(loss, expected_loss, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-4)
+        assert grads.keys() == expected_grads.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, expected_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+            torch.testing.assert_close(grad, plain_grads[name], atol=1e-5, rtol=1e-4, msg=name)

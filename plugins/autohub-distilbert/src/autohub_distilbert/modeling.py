@@ -4,6 +4,10 @@ Attribute names follow the checkpoint keys of transformers' DistilBERT
 (``distilbert.transformer.layer.0.attention.q_lin.weight`` ...), so Hub checkpoints load
 without renaming. Attention runs through ``torch.nn.functional.scaled_dot_product_attention``.
 There are no token type ids and no pooler: the classification heads read the first token.
+
+Training follows transformers: each ``DistilBertTransformerBlock`` is recomputed under gradient
+checkpointing, and every head takes ``num_items_in_batch`` and, like transformers' DistilBERT heads
+(plain mean cross-entropy), ignores it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from autohub_core.errors import ConfigError
 from autohub_core.layers import (
     attention,
     get_activation,
+    masked_lm_loss,
     multiple_choice_loss,
     padding_mask,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import PreTrainedModel
+from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutput,
     MaskedLMOutput,
@@ -82,7 +87,8 @@ class DistilBertEmbeddings(nn.Module):
     """Word + position embeddings, then LayerNorm and dropout.
 
     With ``sinusoidal_pos_embds`` the position table is initialised with fixed sinusoids
-    when the checkpoint does not provide it (a provided table is used as is).
+    when the checkpoint does not provide it (a provided table is used as is). The default
+    position ids come from a non-persistent buffer, as in transformers.
     """
 
     def __init__(self, config: DistilBertConfig) -> None:
@@ -91,6 +97,8 @@ class DistilBertEmbeddings(nn.Module):
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.dim)
         self.LayerNorm = nn.LayerNorm(config.dim, eps=_LAYER_NORM_EPS)
         self.dropout = nn.Dropout(config.dropout)
+        positions = torch.arange(config.max_position_embeddings).expand((1, -1))
+        self.register_buffer("position_ids", positions, persistent=False)
 
     def forward(
         self,
@@ -101,7 +109,7 @@ class DistilBertEmbeddings(nn.Module):
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         if position_ids is None:
-            position_ids = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device).unsqueeze(0)
+            position_ids = self.position_ids[:, : inputs_embeds.shape[1]]
         embeddings = inputs_embeds + self.position_embeddings(position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
@@ -155,8 +163,9 @@ class DistilBertFFN(nn.Module):
         return self.dropout(self.lin2(self.activation(self.lin1(hidden_states))))
 
 
-class DistilBertTransformerBlock(nn.Module):
-    """Attention and feed-forward, each followed by a residual add and LayerNorm."""
+class DistilBertTransformerBlock(GradientCheckpointingLayer):
+    """Attention and feed-forward, each followed by a residual add and LayerNorm (transformers'
+    ``TransformerBlock``); recomputed in the backward pass under gradient checkpointing."""
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__()
@@ -184,6 +193,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
 
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
+    supports_gradient_checkpointing = True
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
 
     def __init__(self, config: DistilBertConfig, *args: Any, **kwargs: Any) -> None:
@@ -207,6 +217,8 @@ class DistilBertPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+        elif isinstance(module, DistilBertEmbeddings):
+            module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
 
 
 class DistilBertModel(DistilBertPreTrainedModel):
@@ -279,6 +291,9 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Module:
         return self.vocab_projector
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.vocab_projector = new_embeddings
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -289,6 +304,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -303,7 +319,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         logits = self.vocab_projector(transformed)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1).to(logits.device))
+            loss = masked_lm_loss(logits, labels, upcast=False)
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -332,6 +348,7 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -380,6 +397,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -428,6 +446,7 @@ class DistilBertForTokenClassification(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -467,6 +486,7 @@ class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
 
