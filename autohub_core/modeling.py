@@ -64,6 +64,10 @@ _SAFETENSORS_DTYPES = {
 }
 
 
+_LOSS_TYPES = re.compile(
+    "ForCausalLM|ForMaskedLM|ForQuestionAnswering|ForSequenceClassification|ForTokenClassification"
+    "|ForConditionalGeneration"
+)
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _warned: set[str] = set()
 
@@ -276,6 +280,13 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             if parameter.is_floating_point():
                 return parameter.dtype
         return torch.float32
+
+    @property
+    def loss_type(self) -> str | None:
+        """transformers' name of this head's loss ("ForCausalLM", "ForTokenClassification" ...), read
+        off the class name as transformers does; ``Trainer`` counts a causal LM's labels shifted."""
+        match = _LOSS_TYPES.search(type(self).__name__)
+        return match.group(0) if match else None
 
     @property
     def base_model(self) -> nn.Module:
