@@ -277,6 +277,40 @@ class ConformanceSuite:
         assert grads, f"{task}: backward reached no parameter"
         assert all(torch.isfinite(grad).all() for grad in grads)
 
+    def test_training_contract(self, task: str) -> None:
+        """Gradient checkpointing leaves loss and gradients unchanged; heads take ``num_items_in_batch``;
+        the input embeddings are reachable from every class."""
+        model = self.build_model(task).train()
+        assert model.get_input_embeddings() is not None, f"{task}: get_input_embeddings() is None"
+        assert model.supports_gradient_checkpointing, f"{task}: no GradientCheckpointingLayer blocks"
+        inputs = self.inputs_for(task, model.config)
+        if task in self.tasks_with_labels():
+            inputs.update(self.labels_for(task, model.config, inputs))
+            inputs["num_items_in_batch"] = torch.tensor(3)
+        inputs = self._accepted(model, inputs)
+        results = []
+        for checkpointing in (False, True):
+            if checkpointing:
+                model.gradient_checkpointing_enable()
+                assert model.is_gradient_checkpointing
+            model.zero_grad()
+            torch.manual_seed(0)  # the same dropout masks in both runs
+            output = model(**inputs)
+            loss = (
+                output.loss
+                if "labels" in inputs or "start_positions" in inputs
+                else output.to_tuple()[0].sum()
+            )
+            loss.backward()
+            results.append((loss.detach(), {name: p.grad for name, p in model.named_parameters()}))
+        model.gradient_checkpointing_disable()
+        assert not model.is_gradient_checkpointing
+        (loss, grads), (checkpointed_loss, checkpointed_grads) = results
+        torch.testing.assert_close(checkpointed_loss, loss)
+        for name, grad in grads.items():
+            if grad is not None:
+                torch.testing.assert_close(checkpointed_grads[name], grad, msg=name)
+
     def test_dtype_and_eval_on_load(
         self, task: str, dtype_name: str, conformance_checkpoints: _Checkpoints
     ) -> None:
