@@ -206,3 +206,85 @@ def test_unknown_head_names_the_available_ones(save_hf_bert) -> None:
     with pytest.raises(UnknownModelTypeError, match="seq2seq-lm") as caught:
         ah.AutoModelForSeq2SeqLM.from_pretrained(save_hf_bert("BertModel"))
     assert "token-classification" in str(caught.value)
+
+
+class ThirdPartyConfig(PretrainedConfig):
+    model_type = "third-party"
+
+    def __init__(self, hidden_size: int = 8, initializer_range: float = 0.5, **kwargs: object) -> None:
+        self.hidden_size = hidden_size
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+
+
+def _third_party_model_class(broken: bool = False):
+    """A model written as in the seeds' "extending" section: no ``_init_weights`` of its own."""
+    import torch
+
+    from autohub_core.modeling import PreTrainedModel
+
+    class Scale(torch.nn.Module):
+        def __init__(self, size: int) -> None:
+            super().__init__()
+            self.factor = torch.nn.Parameter(torch.full((size,), 7.0))
+
+    class ThirdPartyModel(PreTrainedModel):
+        config_class = ThirdPartyConfig
+
+        def __init__(self, config: ThirdPartyConfig) -> None:
+            super().__init__(config)
+            self.embed = torch.nn.Embedding(50, config.hidden_size, padding_idx=0)
+            self.proj = torch.nn.Linear(config.hidden_size, config.hidden_size)
+            self.norm = torch.nn.LayerNorm(config.hidden_size)
+            self.scale = Scale(config.hidden_size)
+            if broken:
+                self.proj.weight.view(-1, 3, "oops")  # a bug in the model's own code
+            self.post_init()
+
+    return ThirdPartyModel
+
+
+def test_third_party_model_without_init_weights_gets_transformers_default(tmp_path: pathlib.Path) -> None:
+    import torch
+
+    model = _third_party_model_class().from_config(ThirdPartyConfig(hidden_size=64))
+    assert abs(model.proj.weight.std().item() - 0.5) < 0.05  # N(0, initializer_range)
+    assert not model.proj.bias.any() and not model.embed.weight[0].any()  # zero bias, zero padding row
+    assert torch.equal(model.norm.weight, torch.ones(64)) and not model.norm.bias.any()
+    assert torch.equal(model.scale.factor, torch.full((64,), 7.0))  # unknown module: as constructed
+    model.save_pretrained(tmp_path)
+    reloaded = _third_party_model_class().from_pretrained(tmp_path)
+    assert all(torch.equal(t, reloaded.state_dict()[k]) for k, t in model.state_dict().items())
+
+
+def test_build_errors_name_the_code_that_raised() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _third_party_model_class(broken=True).from_config(ThirdPartyConfig())
+    message = str(caught.value)
+    assert "TypeError" in message and "test_import_and_config.py" in message and "__init__" in message
+
+
+def test_registering_the_same_mapping_again_is_a_no_op() -> None:
+    from autohub_core.plugins import reset
+
+    try:
+        model_class = _third_party_model_class()
+        for _ in range(2):  # a notebook cell run twice: the classes are even defined anew
+            ah.AutoConfig.register("third-party", ThirdPartyConfig)
+            ah.AutoModel.register(ThirdPartyConfig, _third_party_model_class())
+        ah.AutoModel.register(ThirdPartyConfig, model_class)  # same name, same module: the same mapping
+        assert ah.AutoModel.from_config(ThirdPartyConfig()).__class__ is model_class
+
+        class Different(model_class):  # another class for the taken key
+            pass
+
+        with pytest.raises(RegistrationError, match="exist_ok=True"):
+            ah.AutoModel.register(ThirdPartyConfig, Different)
+        other_config = type("ThirdPartyConfig", (PretrainedConfig,), {"model_type": "third-party"})
+        other_config.__module__ = "somewhere.else"
+        with pytest.raises(RegistrationError, match="already used"):
+            ah.AutoConfig.register("third-party", other_config)
+        ah.AutoModel.register(ThirdPartyConfig, Different, exist_ok=True)
+        assert type(ah.AutoModel.from_config(ThirdPartyConfig())) is Different
+    finally:
+        reset()
