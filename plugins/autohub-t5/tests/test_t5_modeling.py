@@ -399,3 +399,57 @@ def test_sequence_classification_needs_equal_eos_counts(checkpoints):
     input_ids = torch.tensor([[5, 6, 1, 1], [5, 6, 7, 1]])
     with pytest.raises(ValueError, match="same number of <eos>"):
         model(input_ids=input_ids)
+
+
+def _training_step(model, inputs: dict, checkpointing: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss (``num_items_in_batch=7``) and parameter gradients of one training-mode step, dropout on."""
+    model.train()
+    model.zero_grad()
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    else:
+        model.gradient_checkpointing_disable()
+    assert model.is_gradient_checkpointing == checkpointing
+    torch.manual_seed(11)
+    loss = model(**inputs, num_items_in_batch=torch.tensor(7)).loss
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("head", [head for head in HEADS if head not in ("base", "text-encoding")])
+def test_training_step_matches_transformers(checkpoints, head):
+    """Dropout on, ``num_items_in_batch`` given: loss and gradients (``relative_attention_bias``
+    included) equal transformers', with and without gradient checkpointing."""
+    directory = checkpoints["gated-gelu-untied", head]
+    model = HEADS[head][1].from_pretrained(directory)
+    reference = HEADS[head][0].from_pretrained(directory)
+    assert model.config.dropout_rate > 0
+    inputs = _inputs(head, with_labels=True)
+    plain_loss, plain_grads = _training_step(model, inputs, checkpointing=False)
+    assert any("relative_attention_bias" in name for name in plain_grads)
+    for checkpointing in (False, True):
+        loss, grads = _training_step(model, inputs, checkpointing)
+        expected_loss, expected_grads = _training_step(reference, inputs, checkpointing)
+        torch.testing.assert_close(loss, expected_loss, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-4)
+        assert grads.keys() == expected_grads.keys()
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, expected_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+            torch.testing.assert_close(grad, plain_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("variant", ["relu-tied", "gated-gelu-untied"])
+def test_float16_load_keeps_wo_in_float32(checkpoints, variant):
+    directory = checkpoints[variant, "seq2seq-lm"]
+    model = AutoModelForSeq2SeqLM.from_pretrained(directory, dtype=torch.float16)
+    reference = HEADS["seq2seq-lm"][0].from_pretrained(directory, dtype=torch.float16).eval()
+    for name, parameter in model.named_parameters():
+        expected = torch.float32 if name.endswith(".wo.weight") else torch.float16
+        assert parameter.dtype == expected, name
+    inputs = _inputs("seq2seq-lm", with_labels=True)
+    with torch.no_grad():
+        actual, expected = model(**inputs), reference(**inputs)
+    assert actual.logits.dtype == expected.logits.dtype
+    torch.testing.assert_close(actual.logits, expected.logits, atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(actual.loss, expected.loss, atol=2e-3, rtol=2e-3)

@@ -8,6 +8,12 @@ scaling into its initialisation) and the relative position bias as an additive m
 
 Cache format (autohub's contract): ``past_key_values`` holds one tuple per decoder layer,
 ``(self_key, self_value, cross_key, cross_value)``, each (batch, heads, length, d_kv).
+
+Training follows transformers: each ``T5Block`` is recomputed under gradient checkpointing (the
+position bias is computed once per stack, outside the blocks, and passed to each of them, so its
+gradient reaches ``relative_attention_bias``); the decoder cache is off while checkpointing in
+training. ``wo`` stays float32 in a float16 model (``_keep_in_fp32_modules``). Every head takes
+``num_items_in_batch`` and, like transformers' T5 heads (plain mean cross-entropy), ignores it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedFeatureError
@@ -25,11 +30,12 @@ from autohub_core.layers import (
     additive_mask,
     attention,
     get_activation,
+    masked_lm_loss,
     question_answering_loss,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import PreTrainedModel
+from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPast,
@@ -285,8 +291,9 @@ class T5LayerCrossAttention(nn.Module):
         return hidden_states + self.dropout(attended), present, weights
 
 
-class T5Block(nn.Module):
-    """Self-attention, cross-attention (decoder only), then feed-forward: ``layer.0/1/2``."""
+class T5Block(GradientCheckpointingLayer):
+    """Self-attention, cross-attention (decoder only), then feed-forward: ``layer.0/1/2``;
+    recomputed in the backward pass under gradient checkpointing."""
 
     def __init__(self, config: T5Config, has_relative_attention_bias: bool, is_decoder: bool) -> None:
         super().__init__()
@@ -455,6 +462,9 @@ class T5PreTrainedModel(PreTrainedModel):
 
     config_class = T5Config
     base_model_prefix = "transformer"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["T5Block"]
+    _keep_in_fp32_modules = ["wo"]
     _keys_to_ignore_on_load_unexpected = [
         r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"
     ]
@@ -552,6 +562,7 @@ class _T5EncoderDecoder(T5PreTrainedModel):
         output_attentions: bool | None,
         output_hidden_states: bool | None,
     ) -> tuple[BaseModelOutput, BaseModelOutputWithPast]:
+        use_cache = self._use_cache(use_cache)
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
                 input_ids=input_ids,
@@ -640,6 +651,9 @@ class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
     def get_output_embeddings(self) -> nn.Module:
         return self.lm_head
 
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head = new_embeddings
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -655,6 +669,7 @@ class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         if labels is not None:
             use_cache = False
@@ -679,7 +694,7 @@ class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
         logits = self.lm_head(sequence_output)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1).to(logits.device))
+            loss = masked_lm_loss(logits, labels, upcast=False)
         output = Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
@@ -780,6 +795,7 @@ class T5ForSequenceClassification(T5PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         if input_ids is None:
             raise UnsupportedFeatureError(
@@ -854,6 +870,7 @@ class T5ForTokenClassification(T5PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         outputs = self.transformer(
             input_ids,
@@ -896,6 +913,7 @@ class T5ForQuestionAnswering(_T5EncoderDecoder):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         if start_positions is not None and end_positions is not None:
             use_cache = False
