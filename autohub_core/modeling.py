@@ -1190,8 +1190,20 @@ def _report(model: PreTrainedModel, info: LoadingInfo, name: Any) -> None:
 
 
 def _unique_tensors(model: nn.Module, state_dict: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
-    """The state dict with tied tensors kept once (first name) and each tensor contiguous."""
+    """The state dict with tied tensors kept once and each tensor contiguous.
+
+    A tied tensor keeps the name of the input embeddings when it has it (as transformers
+    writes it), else its first name.
+    """
     source = state_dict if state_dict is not None else model.state_dict(keep_vars=False)
+    embeddings = model.get_input_embeddings() if isinstance(model, PreTrainedModel) else None
+    if embeddings is not None:
+        names = {
+            f"{name}.weight"
+            for name, module in model.named_modules(remove_duplicate=False)
+            if module is embeddings
+        }
+        source = dict(sorted(source.items(), key=lambda item: item[0] not in names))
     seen: dict[tuple[int, int, tuple[int, ...]], str] = {}
     unique: dict[str, torch.Tensor] = {}
     for name, tensor in source.items():

@@ -319,9 +319,12 @@ class ConformanceSuite:
         loaded = auto_class_for_task(task).from_pretrained(directory, dtype=dtype)
         assert not loaded.training
         assert loaded.dtype == dtype and loaded.config.dtype == dtype_name
-        for name, tensor in [*loaded.named_parameters(), *loaded.named_buffers()]:
+        tensors = dict([*loaded.named_parameters(), *loaded.named_buffers()])
+        kept = set(loaded._float32_kept(iter(tensors), dtype))  # _keep_in_fp32_modules(_strict)
+        for name, tensor in tensors.items():
             if tensor.is_floating_point():
-                assert tensor.dtype == dtype, f"{name} is {tensor.dtype}, expected {dtype}"
+                wanted = torch.float32 if name in kept else dtype
+                assert tensor.dtype == wanted, f"{name} is {tensor.dtype}, expected {wanted}"
         with torch.no_grad():
             output = loaded(**self._accepted(loaded, self.inputs_for(task, loaded.config)))
         first = output.to_tuple()[0]
