@@ -922,6 +922,12 @@ def _refuse_unsupported(kwargs: dict[str, Any]) -> None:
             "model code comes only from installed plugins (pip install the family's plugin)"
         )
     kwargs.pop("trust_remote_code", None)
+    for quantization in ("quantization_config", "load_in_8bit", "load_in_4bit"):
+        if kwargs.pop(quantization, None):
+            raise UnsupportedFeatureError(
+                f"{quantization} is not supported: autohub loads float32 / float16 / bfloat16 weights only "
+                "(quantised training with bitsandbytes is not available)"
+            )
 
 
 # What torch and family code raise for a config that cannot build a module (torch asserts some sizes).

@@ -118,8 +118,8 @@ def _load(library: str, task: str, directory: Path) -> torch.nn.Module:
     return (hf_class if library == "transformers" else auto_class).from_pretrained(directory)
 
 
-class SavingTrainer(transformers.Trainer):
-    """The documented recipe: save through the model's own ``save_pretrained`` (config + weights).
+class AutohubTrainer(transformers.Trainer):
+    """The recipe of docs/fine-tuning.md: save through the model's own ``save_pretrained``.
 
     transformers' ``Trainer._save`` calls ``save_pretrained`` only on transformers' classes; for
     any other model it writes a bare state dict, without config.json.
@@ -128,6 +128,8 @@ class SavingTrainer(transformers.Trainer):
     def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
         output_dir = output_dir or self.args.output_dir
         self.model.save_pretrained(output_dir, state_dict=state_dict)
+        if self.processing_class is not None:
+            self.processing_class.save_pretrained(output_dir)
 
 
 def _train(model: torch.nn.Module, task: str, output_dir: Path, **arguments: Any) -> transformers.Trainer:
@@ -138,13 +140,13 @@ def _train(model: torch.nn.Module, task: str, output_dir: Path, **arguments: Any
         logging_steps=1,
         learning_rate=5e-3,
         report_to=[],
-        save_strategy="no",
+        save_strategy="steps" if "save_steps" in arguments else "no",
         use_cpu=True,
         seed=0,
         dataloader_drop_last=True,
         **arguments,
     )
-    trainer = SavingTrainer(model=model, args=args, train_dataset=RandomTexts(task), data_collator=collate)
+    trainer = AutohubTrainer(model=model, args=args, train_dataset=RandomTexts(task), data_collator=collate)
     trainer.train()
     return trainer
 
@@ -185,7 +187,8 @@ def test_trainer_logs_the_losses_of_transformers(
 def test_trainer_saved_model_loads_in_both_libraries(
     task: str, checkpoints: dict[str, Path], tmp_path: Path
 ) -> None:
-    trainer = _train(_load("autohub", task, checkpoints[task]), task, tmp_path / "run")
+    trainer = _train(_load("autohub", task, checkpoints[task]), task, tmp_path / "run", save_steps=2)
+    assert (tmp_path / "run" / "checkpoint-2" / "config.json").is_file()  # Trainer's own checkpoints
     trainer.save_model(str(tmp_path / "saved"))
     trained = trainer.model.eval()
     batch = collate([RandomTexts(task)[index] for index in range(3)])
@@ -242,6 +245,14 @@ def test_torch_compile_trains_with_the_eager_losses(task: str, checkpoints: dict
     assert compiled == pytest.approx(eager, rel=1e-5, abs=1e-5)
 
 
+def test_quantisation_is_refused(checkpoints: dict[str, Path]) -> None:
+    from autohub_core.errors import UnsupportedFeatureError
+
+    for option in ({"load_in_8bit": True}, {"quantization_config": {"load_in_4bit": True}}):
+        with pytest.raises(UnsupportedFeatureError, match="not supported"):
+            AutoModelForCausalLM.from_pretrained(checkpoints["causal-lm"], **option)
+
+
 @pytest.mark.parametrize(
     ("task", "labels", "message"),
     [
@@ -262,3 +273,20 @@ def test_bad_labels_are_refused_before_any_update(
     with pytest.raises(LabelError, match=message):
         model(input_ids=input_ids, labels=labels)
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+
+
+def test_trainer_divides_by_accumulation_steps_when_loss_kwargs_are_declined(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    """``model.accepts_loss_kwargs = False`` (docs/fine-tuning.md): mean losses, as one big batch."""
+    task = "token-classification"
+    losses = {}
+    for library in ("transformers", "autohub"):
+        model = _load(library, task, checkpoints[task])
+        model.accepts_loss_kwargs = False
+        losses[library] = _logged_losses(
+            _train(model, task, tmp_path / library, gradient_accumulation_steps=2)
+        )
+    single = _logged_losses(_train(_load("autohub", task, checkpoints[task]), task, tmp_path / "single"))
+    assert losses["autohub"] == pytest.approx(losses["transformers"], rel=1e-4)
+    assert losses["autohub"][0] == pytest.approx(single[0], rel=0.5)  # a mean, not a sum of two means
