@@ -201,22 +201,11 @@ class DistilBertPreTrainedModel(PreTrainedModel):
         _check_supported(config)
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            if self.config.sinusoidal_pos_embds and module is self.base_model.embeddings.position_embeddings:
-                with torch.no_grad():
-                    module.weight.copy_(sinusoidal_position_embeddings(*module.weight.shape))
-                return
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.padding_idx is not None:
-                module.weight.data[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        """The core's default, plus sinusoidal positions (``sinusoidal_pos_embds``) and the index buffer."""
+        super()._init_weights(module)
+        if self.config.sinusoidal_pos_embds and module is self.base_model.embeddings.position_embeddings:
+            with torch.no_grad():
+                module.weight.copy_(sinusoidal_position_embeddings(*module.weight.shape))
         elif isinstance(module, DistilBertEmbeddings):
             module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
 

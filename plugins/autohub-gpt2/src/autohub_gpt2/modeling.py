@@ -266,15 +266,8 @@ class GPT2PreTrainedModel(PreTrainedModel):
                 std = std / math.sqrt(2 * self.config.n_layer)
             nn.init.normal_(module.weight, mean=0.0, std=std)
             nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         """Replace the token embeddings (``wte``) of the base model."""

@@ -113,19 +113,6 @@ class MistralPreTrainedModel(PreTrainedModel):
         super().__init__(config, *args, **kwargs)
         _check_supported(config)
 
-    def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.padding_idx is not None:
-                module.weight.data[module.padding_idx].zero_()
-        elif isinstance(module, RMSNorm):
-            nn.init.ones_(module.weight)
-
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         """Replace the token embeddings (``embed_tokens``) of the base model."""
         self.base_model.set_input_embeddings(value)
