@@ -151,7 +151,8 @@ def test_cache_is_shared_with_transformers_both_ways(hub: HubServer, hub_env: Pa
     theirs = transformers.AutoModelForTokenClassification.from_pretrained(
         "org/for-transformers", cache_dir=hub_env, local_files_only=True
     ).eval()
-    assert hub.served() == []
+    # With peft installed, transformers probes for an adapter_config.json even with local_files_only.
+    assert [request for request in hub.served() if not request.path.endswith("/adapter_config.json")] == []
     inputs = {"input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK}
     with torch.no_grad():
         torch.testing.assert_close(ours(**inputs).logits, theirs(**inputs).logits, atol=1e-5, rtol=0)
