@@ -210,6 +210,13 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             return base.get_input_embeddings()
         return None
 
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        """Replace the input embeddings; a head hands this to its base model."""
+        base = getattr(self, self.base_model_prefix, self) if self.base_model_prefix else self
+        if base is self or not isinstance(base, PreTrainedModel):
+            raise NotImplementedError(f"{type(self).__name__} does not define set_input_embeddings")
+        base.set_input_embeddings(value)
+
     def get_output_embeddings(self) -> nn.Module | None:
         """The output projection tied to the input embeddings (LM heads), or None."""
         return None

@@ -138,6 +138,17 @@ def test_embedding_accessors_match_transformers(pair: tuple[Any, Any, str]) -> N
         assert torch.equal(our_output.weight, their_output.weight)
 
 
+def test_set_input_embeddings_reaches_the_base_model(pair: tuple[Any, Any, str]) -> None:
+    _, ours, _ = pair
+    original = ours.get_input_embeddings()
+    replacement = torch.nn.Embedding(*original.weight.shape)
+    try:
+        ours.set_input_embeddings(replacement)
+        assert ours.get_input_embeddings() is replacement
+    finally:
+        ours.set_input_embeddings(original)
+
+
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["eager", "checkpointing"])
 def test_loss_and_gradients_with_num_items_in_batch(pair: tuple[Any, Any, str], checkpointing: bool) -> None:
     """Heads: their loss with ``num_items_in_batch``; base models: a loss on the last hidden state."""

@@ -269,10 +269,6 @@ class GPT2PreTrainedModel(PreTrainedModel):
         else:
             super()._init_weights(module)
 
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embeddings (``wte``) of the base model."""
-        self.base_model.set_input_embeddings(value)
-
 
 class GPT2Model(GPT2PreTrainedModel):
     """The bare GPT-2 decoder: returns the last hidden states (after ``ln_f``) and the key/value cache."""

@@ -104,10 +104,6 @@ class LlamaPreTrainedModel(PreTrainedModel):
         super().__init__(config, *args, **kwargs)
         check_rotary_decoder_config(config, "autohub-llama")
 
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embeddings (``embed_tokens``) of the base model."""
-        self.base_model.set_input_embeddings(value)
-
 
 class LlamaModel(LlamaPreTrainedModel):
     """The bare Llama decoder: returns the final (normed) hidden states and the KV cache."""

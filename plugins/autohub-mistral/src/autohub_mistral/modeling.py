@@ -113,10 +113,6 @@ class MistralPreTrainedModel(PreTrainedModel):
         super().__init__(config, *args, **kwargs)
         _check_supported(config)
 
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        """Replace the token embeddings (``embed_tokens``) of the base model."""
-        self.base_model.set_input_embeddings(value)
-
 
 class MistralModel(MistralPreTrainedModel):
     """The bare Mistral decoder: returns the final (normed) hidden states and the KV cache."""
