@@ -5,9 +5,10 @@ huggingface_hub's ``hf_hub_download`` expects: ``X-Repo-Commit``, ``ETag`` (git 
 and ``Content-Length`` for regular files; for LFS files (weights) a 302 redirect to a
 separate "CDN" server with ``X-Linked-Etag`` (sha256) and ``X-Linked-Size``; 404 with
 ``X-Error-Code`` ``RepoNotFound`` / ``RevisionNotFound`` / ``EntryNotFound``; 401 for a
-private repo without the right bearer token. The CDN honours ``Range: bytes=N-`` (206) and
-can drop the connection half-way through a file once, to test resumed downloads.
-Every request is recorded.
+private repo without the right bearer token. The CDN honours ``Range: bytes=N-`` and
+``bytes=N-M`` (206 with exactly those bytes; 416 past the end) and can drop the connection
+half-way through a file once, to test resumed downloads. Every request is recorded, with
+the number of body bytes sent for it.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from urllib.parse import unquote
 LFS_SUFFIXES = (".safetensors", ".bin")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
+    """One request as received; ``bytes_sent`` is the size of the body served for it."""
+
     server: str  # "hub" or "cdn"
     method: str
     path: str
     range: str | None
     authorization: str | None
+    bytes_sent: int = 0
 
 
 @dataclass
@@ -122,6 +126,10 @@ class HubServer:
                 names.append(unquote(match["filename"]))
         return names
 
+    def bytes_served(self, server: str | None = None) -> int:
+        """Body bytes sent so far (by ``server``: "hub" or "cdn"), over every recorded request."""
+        return sum(request.bytes_sent for request in self.served(server=server))
+
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -141,6 +149,7 @@ def _git_blob_sha1(content: bytes) -> str:
 def _handler(hub: HubServer, role: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
+        request_record: Request
 
         def log_message(self, format: str, *args: object) -> None:  # keep test output clean
             pass
@@ -152,15 +161,10 @@ def _handler(hub: HubServer, role: str) -> type[BaseHTTPRequestHandler]:
             self._serve(body=True)
 
         def _serve(self, body: bool) -> None:
-            hub._record(
-                Request(
-                    role,
-                    self.command,
-                    self.path,
-                    self.headers.get("Range"),
-                    self.headers.get("Authorization"),
-                )
+            self.request_record = Request(
+                role, self.command, self.path, self.headers.get("Range"), self.headers.get("Authorization")
             )
+            hub._record(self.request_record)
             if role == "cdn":
                 self._serve_blob(body)
             else:
@@ -215,7 +219,12 @@ def _handler(hub: HubServer, role: str) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(content)))
             self.end_headers()
             if body:
-                self.wfile.write(content)
+                self._send(content)
+
+        def _send(self, data: bytes) -> None:
+            self.wfile.write(data)
+            with hub._lock:
+                self.request_record.bytes_sent += len(data)
 
         def _serve_blob(self, body: bool) -> None:
             sha256 = self.path.rsplit("/", 1)[-1]
@@ -223,24 +232,32 @@ def _handler(hub: HubServer, role: str) -> type[BaseHTTPRequestHandler]:
             if content is None:
                 self._error(404, None)
                 return
-            start = 0
+            start, end = 0, len(content) - 1
             requested = self.headers.get("Range")
             if requested:
-                start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1))
+                match = re.fullmatch(r"bytes=(\d+)-(\d*)", requested)
+                if match is None or int(match[1]) >= len(content):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(content)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                start = int(match[1])
+                end = min(int(match[2]), end) if match[2] else end
                 self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(content)}")
             else:
                 self.send_response(200)
-            self.send_header("Content-Length", str(len(content) - start))
+            self.send_header("Content-Length", str(end + 1 - start))
             self.end_headers()
             if not body:
                 return
             if sha256 in hub.drop_once:
                 hub.drop_once.discard(sha256)
-                self.wfile.write(content[start : start + (len(content) - start) // 2])
+                self._send(content[start : start + (end + 1 - start) // 2])
                 self.wfile.flush()
                 self.close_connection = True
                 return  # the response ends short of Content-Length: the client sees a broken transfer
-            self.wfile.write(content[start:])
+            self._send(content[start : end + 1])
 
     return Handler
