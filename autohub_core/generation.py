@@ -135,6 +135,7 @@ class GenerationConfig:
         return {key: value for key, value in self.to_dict().items() if _DEFAULTS.get(key, object()) != value}
 
     def to_json_string(self) -> str:
+        """The options that differ from the defaults as indented JSON (generation_config.json's content)."""
         return json.dumps(self.to_diff_dict(), indent=2, sort_keys=True) + "\n"
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
@@ -324,6 +325,8 @@ class GenerationMixin:
 
     @property
     def generation_config(self) -> GenerationConfig:
+        """The defaults ``generate()`` uses: from generation_config.json when the checkpoint has one,
+        else derived from the model config; assign a :class:`GenerationConfig` to replace them."""
         config = self.__dict__.get("_generation_config")
         if config is None:
             config = self._default_generation_config()
@@ -794,6 +797,7 @@ class TextIteratorStreamer(TextStreamer):
         self.timeout = timeout
 
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        """Queue the new text for the iterating thread (and the stop signal at the end of the stream)."""
         self.text_queue.put(text, timeout=self.timeout)
         if stream_end:
             self.text_queue.put(self.stop_signal, timeout=self.timeout)

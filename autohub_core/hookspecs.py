@@ -24,10 +24,16 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 class RegisterByType(Protocol):
+    """The ``register`` callback the config, tokenizer and model hooks receive:
+    ``register(model_type, "package.module:ClassName")``."""
+
     def __call__(self, model_type: str, target: str) -> None: ...
 
 
 class RegisterHead(Protocol):
+    """The ``register`` callback :func:`autohub_register_heads` receives:
+    ``register(model_type, task, "package.module:ClassName")``."""
+
     def __call__(self, model_type: str, task: str, target: str) -> None: ...
 
 

@@ -96,6 +96,7 @@ class LoadingInfo:
     error_msgs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[Any]]:
+        """The dict transformers returns as ``loading_info`` (``output_loading_info=True``)."""
         return {
             "missing_keys": self.missing_keys,
             "unexpected_keys": self.unexpected_keys,
@@ -205,6 +206,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 module.reset_running_stats()
 
     def get_input_embeddings(self) -> nn.Module | None:
+        """The token embedding module; a head asks its base model. A base model overrides this."""
         base = getattr(self, self.base_model_prefix, self) if self.base_model_prefix else self
         if base is not self and isinstance(base, PreTrainedModel):
             return base.get_input_embeddings()
@@ -279,10 +281,12 @@ class PreTrainedModel(AdapterMixin, nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """The device of the first parameter."""
         return next(self.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the first floating-point parameter (float32 when there is none)."""
         for parameter in self.parameters():
             if parameter.is_floating_point():
                 return parameter.dtype
@@ -297,6 +301,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
 
     @property
     def base_model(self) -> nn.Module:
+        """The base model inside a head (the attribute named by ``base_model_prefix``), else ``self``."""
         return getattr(self, self.base_model_prefix, self)
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:

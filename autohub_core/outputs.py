@@ -68,6 +68,9 @@ class ModelOutput(OrderedDict):
 
 @dataclass
 class BaseModelOutput(ModelOutput):
+    """What an encoder's base model returns: the last layer's hidden states (and, on request,
+    every layer's hidden states and attentions)."""
+
     last_hidden_state: torch.Tensor | None = None
     hidden_states: Tensors | None = None
     attentions: Tensors | None = None
@@ -75,6 +78,8 @@ class BaseModelOutput(ModelOutput):
 
 @dataclass
 class BaseModelOutputWithPooling(ModelOutput):
+    """A base model's output with ``pooler_output``, the pooled first-token representation (BERT's pooler)."""
+
     last_hidden_state: torch.Tensor | None = None
     pooler_output: torch.Tensor | None = None
     hidden_states: Tensors | None = None
@@ -83,6 +88,8 @@ class BaseModelOutputWithPooling(ModelOutput):
 
 @dataclass
 class BaseModelOutputWithPast(ModelOutput):
+    """A decoder base model's output; ``past_key_values`` is the KV cache to pass to the next step."""
+
     last_hidden_state: torch.Tensor | None = None
     past_key_values: Any = None
     hidden_states: Tensors | None = None
@@ -92,6 +99,9 @@ class BaseModelOutputWithPast(ModelOutput):
 
 @dataclass
 class PreTrainingOutput(ModelOutput):
+    """A pre-training head's output: masked-LM ``prediction_logits`` and next-sentence
+    ``seq_relationship_logits``."""
+
     loss: torch.Tensor | None = None
     prediction_logits: torch.Tensor | None = None
     seq_relationship_logits: torch.Tensor | None = None
@@ -101,6 +111,8 @@ class PreTrainingOutput(ModelOutput):
 
 @dataclass
 class MaskedLMOutput(ModelOutput):
+    """A masked-LM head's output: ``logits`` over the vocabulary for every position."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     hidden_states: Tensors | None = None
@@ -109,6 +121,8 @@ class MaskedLMOutput(ModelOutput):
 
 @dataclass
 class CausalLMOutput(ModelOutput):
+    """A causal-LM head's output: next-token ``logits``, and the KV cache in ``past_key_values``."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     past_key_values: Any = None
@@ -119,6 +133,8 @@ class CausalLMOutput(ModelOutput):
 
 @dataclass
 class NextSentencePredictorOutput(ModelOutput):
+    """A next-sentence-prediction head's output: two ``logits`` per sequence pair (is next / is random)."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     hidden_states: Tensors | None = None
@@ -127,6 +143,8 @@ class NextSentencePredictorOutput(ModelOutput):
 
 @dataclass
 class SequenceClassifierOutput(ModelOutput):
+    """A sequence-classification head's output: ``logits`` of shape ``(batch, num_labels)``."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     past_key_values: Any = None
@@ -136,6 +154,8 @@ class SequenceClassifierOutput(ModelOutput):
 
 @dataclass
 class TokenClassifierOutput(ModelOutput):
+    """A token-classification head's output: ``logits`` of shape ``(batch, seq_len, num_labels)``."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     hidden_states: Tensors | None = None
@@ -144,6 +164,9 @@ class TokenClassifierOutput(ModelOutput):
 
 @dataclass
 class QuestionAnsweringModelOutput(ModelOutput):
+    """An extractive question-answering head's output: ``start_logits`` and ``end_logits`` of the
+    answer span."""
+
     loss: torch.Tensor | None = None
     start_logits: torch.Tensor | None = None
     end_logits: torch.Tensor | None = None
@@ -153,6 +176,8 @@ class QuestionAnsweringModelOutput(ModelOutput):
 
 @dataclass
 class MultipleChoiceModelOutput(ModelOutput):
+    """A multiple-choice head's output: ``logits`` of shape ``(batch, num_choices)``."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     hidden_states: Tensors | None = None
@@ -161,6 +186,8 @@ class MultipleChoiceModelOutput(ModelOutput):
 
 @dataclass
 class Seq2SeqModelOutput(ModelOutput):
+    """An encoder-decoder base model's output: the decoder's states, the KV cache and the encoder's states."""
+
     last_hidden_state: torch.Tensor | None = None
     past_key_values: Any = None
     decoder_hidden_states: Tensors | None = None
@@ -173,6 +200,9 @@ class Seq2SeqModelOutput(ModelOutput):
 
 @dataclass
 class Seq2SeqLMOutput(ModelOutput):
+    """A sequence-to-sequence LM head's output: the decoder's next-token ``logits`` plus the encoder
+    and decoder states."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     past_key_values: Any = None
@@ -186,6 +216,9 @@ class Seq2SeqLMOutput(ModelOutput):
 
 @dataclass
 class Seq2SeqSequenceClassifierOutput(ModelOutput):
+    """An encoder-decoder sequence-classification head's output: ``logits`` of shape
+    ``(batch, num_labels)``."""
+
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     past_key_values: Any = None
@@ -199,6 +232,8 @@ class Seq2SeqSequenceClassifierOutput(ModelOutput):
 
 @dataclass
 class Seq2SeqQuestionAnsweringModelOutput(ModelOutput):
+    """An encoder-decoder question-answering head's output: ``start_logits`` and ``end_logits``."""
+
     loss: torch.Tensor | None = None
     start_logits: torch.Tensor | None = None
     end_logits: torch.Tensor | None = None

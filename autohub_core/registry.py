@@ -85,6 +85,7 @@ class Registry:
     # -- filled by discovery ---------------------------------------------------------
 
     def declare(self, declaration: Declaration) -> None:
+        """Record a plugin's lazy declaration (discovery calls this for each hook call)."""
         with self._lock:
             key = (declaration.kind, declaration.model_type, declaration.task)
             self._declared.setdefault(key, []).append(declaration)
@@ -113,6 +114,7 @@ class Registry:
             self.discovered = True
 
     def clear_declarations(self) -> None:
+        """Forget every plugin declaration and resolved class (runtime registrations stay)."""
         with self._lock:
             self._declared.clear()
             self._winner.clear()
@@ -123,6 +125,7 @@ class Registry:
     # -- runtime registration ------------------------------------------------------
 
     def register(self, kind: str, model_type: str, value: Any, task: str | None = None) -> None:
+        """Map a key to a class at runtime; it wins over every plugin declaration."""
         with self._lock:
             key = (kind, model_type, task)
             self._runtime[key] = value
@@ -140,6 +143,7 @@ class Registry:
         return declaration is not None and declaration.target == _qualified_name(value)
 
     def has(self, kind: str, model_type: str, task: str | None = None) -> bool:
+        """Whether a plugin or a runtime registration provides the key (nothing is imported)."""
         key = (kind, model_type, task)
         with self._lock:
             return key in self._runtime or key in self._winner
@@ -182,11 +186,13 @@ class Registry:
             return winner.target if winner else None
 
     def model_types(self, kind: str = "config") -> list[str]:
+        """The model types that have a class of ``kind``, sorted."""
         with self._lock:
             keys = set(self._runtime) | set(self._winner)
         return sorted({model_type for k, model_type, _ in keys if k == kind})
 
     def tasks(self, model_type: str) -> list[str]:
+        """The head tasks provided for ``model_type``, sorted."""
         with self._lock:
             keys = set(self._runtime) | set(self._winner)
         return sorted({task for kind, mt, task in keys if kind == "head" and mt == model_type and task})

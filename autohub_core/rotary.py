@@ -196,6 +196,7 @@ class RotaryEmbedding(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cos, sin)`` for ``position_ids``, scaled by the rope type's attention factor, in ``x``'s dtype."""
         inv_freq = self._inverse_frequencies(position_ids)
         freqs = position_ids[..., None].float() * inv_freq
         angles = torch.cat((freqs, freqs), dim=-1)
@@ -280,6 +281,7 @@ class RMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Normalise in float32 by the root mean square, scale by ``weight``, return the input dtype."""
         input_dtype = hidden_states.dtype
         hidden_states = hidden_states.to(torch.float32)
         variance = hidden_states.pow(2).mean(-1, keepdim=True)
@@ -298,6 +300,7 @@ class GatedMLP(nn.Module):
         self.act_fn = get_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``down_proj(act(gate_proj(x)) * up_proj(x))``."""
         return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
 
 

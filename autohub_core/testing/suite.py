@@ -103,6 +103,8 @@ class ConformanceSuite:
     # -- parametrization -----------------------------------------------------------------
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Parametrize the checks over ``task`` (``tasks_to_check()``, or ``tasks_with_labels()`` for
+        the loss check) and ``dtype_name`` (``dtypes``)."""
         if "task" in metafunc.fixturenames:
             names = metafunc.function.__name__
             tasks = self.tasks_with_labels() if names == "test_loss_with_labels" else self.tasks_to_check()
@@ -112,12 +114,14 @@ class ConformanceSuite:
 
     @classmethod
     def tasks_to_check(cls) -> list[str]:
+        """``tasks``, or ``"base"`` plus every head task the registry knows for ``model_type``."""
         if cls.tasks is not None:
             return list(cls.tasks)
         return [BASE_TASK, *get_registry().tasks(cls.model_type)]
 
     @classmethod
     def tasks_with_labels(cls) -> list[str]:
+        """``loss_tasks``, or the tasks to check whose heads take transformers' labels."""
         if cls.loss_tasks is not None:
             return list(cls.loss_tasks)
         return [task for task in cls.tasks_to_check() if task in _LABELLED_TASKS]
@@ -125,14 +129,17 @@ class ConformanceSuite:
     @pytest.fixture(scope="class")
     @classmethod
     def conformance_checkpoints(cls, tmp_path_factory: pytest.TempPathFactory) -> _Checkpoints:
+        """Class-scoped fixture: one saved tiny checkpoint per task, built on first request."""
         return _Checkpoints(cls(), tmp_path_factory.mktemp(f"conformance-{cls.model_type}"))
 
     # -- building blocks a plugin may override ----------------------------------------------
 
     def build_config(self, **overrides: Any) -> PretrainedConfig:
+        """``AutoConfig.for_model(model_type)`` with ``config_kwargs`` and ``overrides``."""
         return AutoConfig.for_model(self.model_type, **{**self.config_kwargs, **overrides})
 
     def build_model(self, task: str, **config_overrides: Any) -> PreTrainedModel:
+        """A randomly initialised (seeded) model of ``task`` from ``build_config(**config_overrides)``."""
         torch.manual_seed(0)
         return auto_class_for_task(task).from_config(self.build_config(**config_overrides))
 
@@ -206,6 +213,8 @@ class ConformanceSuite:
     # -- the checks ------------------------------------------------------------------------
 
     def test_plugin_registered_through_entry_point(self) -> None:
+        """The entry point loads from an installed distribution and provides the config, base model and
+        heads of ``model_type`` (or another plugin does, for tasks this one does not declare)."""
         plugins = {info.name: info for info in list_plugins()}
         assert self.plugin_name in plugins, (
             f"entry point {self.plugin_name!r} not found in the 'autohub' group (found {sorted(plugins)}); "
@@ -227,6 +236,8 @@ class ConformanceSuite:
                 assert registry.has(*key), f"nothing provides {key}"
 
     def test_output_types_and_shapes(self, task: str, conformance_checkpoints: _Checkpoints) -> None:
+        """``forward`` returns a ``ModelOutput`` with the expected shapes and finite values, and a tuple
+        with ``return_dict=False``."""
         model, _ = conformance_checkpoints.get(task)
         inputs = self._accepted(model, self.inputs_for(task, model.config))
         with torch.no_grad():
@@ -246,6 +257,8 @@ class ConformanceSuite:
         assert torch.equal(as_tuple[0], output.to_tuple()[0])
 
     def test_save_load_round_trip(self, task: str, conformance_checkpoints: _Checkpoints) -> None:
+        """``save_pretrained`` then ``from_pretrained``: same class, eval mode, no missing, unexpected or
+        mismatched keys, identical weights and outputs."""
         model, directory = conformance_checkpoints.get(task)
         assert read_json_file(directory / CONFIG_NAME)["architectures"] == [type(model).__name__]
         loaded, info = auto_class_for_task(task).from_pretrained(directory, output_loading_info=True)
@@ -265,6 +278,7 @@ class ConformanceSuite:
                 torch.testing.assert_close(after, before, rtol=0.0, atol=self.output_atol)
 
     def test_loss_with_labels(self, task: str) -> None:
+        """With transformers' labels, ``forward`` returns a finite scalar loss that backpropagates."""
         model = self.build_model(task).train()
         inputs = self.inputs_for(task, model.config)
         inputs.update(self.labels_for(task, model.config, inputs))
@@ -314,6 +328,8 @@ class ConformanceSuite:
     def test_dtype_and_eval_on_load(
         self, task: str, dtype_name: str, conformance_checkpoints: _Checkpoints
     ) -> None:
+        """``from_pretrained(dtype=...)`` loads in eval mode in that dtype (``_keep_in_fp32_modules`` kept
+        in float32) and the forward pass stays finite."""
         _, directory = conformance_checkpoints.get(task)
         dtype = getattr(torch, dtype_name)
         loaded = auto_class_for_task(task).from_pretrained(directory, dtype=dtype)
@@ -332,6 +348,7 @@ class ConformanceSuite:
 
     @pytest.mark.parametrize("tie", [True, False])
     def test_tied_weights_stay_tied(self, task: str, tie: bool, tmp_path: Path) -> None:
+        """``tie_word_embeddings`` is honoured before and after a save/load round trip."""
         model = self.build_model(task, tie_word_embeddings=tie)
         model.save_pretrained(tmp_path)
         loaded = auto_class_for_task(task).from_pretrained(tmp_path)
@@ -353,6 +370,8 @@ class ConformanceSuite:
         tmp_path: Path,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
+        """A checkpoint missing a key and carrying an unknown one loads, reports both in the loading info,
+        warns about the missing key and initialises it."""
         from safetensors.torch import load_file, save_file
 
         model, directory = conformance_checkpoints.get(task)
@@ -371,6 +390,8 @@ class ConformanceSuite:
         assert not restored.is_meta and torch.isfinite(restored).all()
 
     def test_tokenizer_save_load_round_trip(self, tmp_path: Path) -> None:
+        """The tokenizer built from ``make_tokenizer_files`` saves and reloads with the same ids for
+        ``tokenizer_texts``."""
         source, saved = tmp_path / "source", tmp_path / "saved"
         source.mkdir()
         self.build_config().save_pretrained(source)
