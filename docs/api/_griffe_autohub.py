@@ -56,9 +56,10 @@ class AutohubDocstrings(griffe.Extension):
         attr.docstring = griffe.Docstring(
             f"Instantiates the model class registered for the checkpoint's ``model_type`` and task {task}.\n\n"
             "A class (made by ``_make_auto_model_class``) with the classmethods ``from_pretrained``, "
-            "``from_config`` and ``register`` documented under `_BaseAutoModelClass` below.",
+            "``from_config`` and ``register`` (see *Shared classmethods* below).",
             parent=attr,
         )
+        attr.labels.discard("module-attribute")
         attr.labels.add("class")
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
