@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import struct
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -114,8 +114,10 @@ def _print_plugins(summary: dict[str, Any], out: TextIO) -> None:
 def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
     """Config, resolved plugin and classes, parameter count and dtypes of a checkpoint.
 
-    Parameters are counted from the safetensors headers (no tensor data is read); a
-    checkpoint without safetensors is counted by building the model on the meta device.
+    Parameters are counted from the safetensors headers, reading no tensor data (a repo id
+    online: HTTP range requests for the headers, only the index of a sharded checkpoint is
+    downloaded); a checkpoint without safetensors is counted by building the model on the
+    meta device.
     """
     from autohub_core.auto import BASE_TASK, TASKS, AutoConfig
     from autohub_core.hub import HubOptions
@@ -162,59 +164,44 @@ def _plugin_infos() -> list[Any]:
 
 def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
     """Count parameters (floating-point tensors) from the safetensors header(s), reading no tensor data."""
-    from autohub_core.hub import resolve_file
+    from autohub_core.hub import read_safetensors_header, resolve_file
     from autohub_core.modeling import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
-    single = resolve_file(name_or_path, SAFE_WEIGHTS_NAME, options, required=False)
+    single = read_safetensors_header(name_or_path, SAFE_WEIGHTS_NAME, options, required=False)
     if single is not None:
-        files = [single]
+        headers = {SAFE_WEIGHTS_NAME: single}
     else:
         index = resolve_file(name_or_path, SAFE_WEIGHTS_INDEX_NAME, options, required=False)
         if index is None:
             return None
         try:
             weight_map = json.loads(Path(index).read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            shards = sorted(set(weight_map.values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise WeightsError(f"{index} is not a valid weights index: {error}") from error
-        files = [resolve_file(name_or_path, shard, options) for shard in sorted(set(weight_map.values()))]
+        headers = {shard: read_safetensors_header(name_or_path, shard, options) for shard in shards}
     parameters = 0
     dtypes: Counter[str] = Counter()
     size = 0
     tensors = 0
-    for path in files:
-        assert path is not None
-        for entry in _read_safetensors_header(Path(path)).values():
-            count = 1
-            for dimension in entry["shape"]:
-                count *= dimension
-            if entry["dtype"] in _SAFETENSORS_DTYPE_NAMES:  # integer tensors are buffers (position ids)
+    for header in headers.values():
+        assert header is not None
+        for dtype, shape in header.values():
+            count = math.prod(shape)
+            if dtype in _SAFETENSORS_DTYPE_NAMES:  # integer tensors are buffers (position ids)
                 parameters += count
             tensors += 1
-            dtypes[_SAFETENSORS_DTYPE_NAMES.get(entry["dtype"], entry["dtype"].lower())] += count
-            size += count * _SAFETENSORS_DTYPE_BYTES.get(entry["dtype"], 0)
+            dtypes[_SAFETENSORS_DTYPE_NAMES.get(dtype, dtype.lower())] += count
+            size += count * _SAFETENSORS_DTYPE_BYTES.get(dtype, 0)
     return {
         "parameters": parameters,
         "dtype": dtypes.most_common(1)[0][0] if dtypes else None,
         "dtypes": dict(dtypes),
         "tensors": tensors,
         "weights_bytes": size,
-        "weights_files": [Path(path).name for path in files if path is not None],
+        "weights_files": list(headers),
         "counted_from": "safetensors header",
     }
-
-
-def _read_safetensors_header(path: Path) -> dict[str, Any]:
-    """The tensor entries of a safetensors file (name -> dtype, shape, offsets); reads the header only."""
-    try:
-        with path.open("rb") as handle:
-            (length,) = struct.unpack("<Q", handle.read(8))
-            if length > 100_000_000:
-                raise ValueError(f"header length {length} is implausible")
-            header = json.loads(handle.read(length))
-    except (OSError, struct.error, ValueError) as error:
-        raise WeightsError(f"{path} is not a valid safetensors file: {error}") from error
-    header.pop("__metadata__", None)
-    return header
 
 
 def _meta_weights_summary(config: Any) -> dict[str, Any]:

@@ -1,21 +1,37 @@
 """Resolve a model name to local files: a local directory, or a Hub repo id via huggingface_hub.
 
-All network access goes through :func:`huggingface_hub.hf_hub_download`, which gives the
-standard HF cache layout (shared with transformers), revisions, tokens, offline mode and
-resumable downloads. This module only translates its outcomes into autohub's errors.
+All network access goes through huggingface_hub: :func:`huggingface_hub.hf_hub_download`
+for files (the standard HF cache layout shared with transformers, revisions, tokens, offline
+mode, resumable downloads) and ``HfApi.parse_safetensors_file_metadata`` for the header of
+a remote weights file (HTTP range requests, no tensor data). Local safetensors headers are
+read by the ``safetensors`` library. This module only translates their outcomes into
+autohub's errors.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from autohub_core.errors import CheckpointNotFoundError
+from autohub_core.errors import CheckpointNotFoundError, WeightsError
 
-__all__ = ["HubOptions", "cache_only", "is_local", "resolve_file"]
+__all__ = [
+    "HubOptions",
+    "TensorHeader",
+    "cache_only",
+    "is_local",
+    "not_cached_error",
+    "read_safetensors_header",
+    "resolve_file",
+]
+
+TensorHeader = dict[str, tuple[str, tuple[int, ...]]]
+"""A safetensors header: tensor name -> (safetensors dtype such as ``"F32"``, shape)."""
 
 
 @dataclass(frozen=True)
@@ -109,22 +125,13 @@ def _check_inside(model_dir: Path, candidate: Path) -> None:
     )
 
 
-def _download(repo_id: str, filename: str, options: HubOptions, *, required: bool) -> Path | None:
-    import huggingface_hub
+@contextmanager
+def _repo_errors(repo_id: str, options: HubOptions) -> Iterator[None]:
+    """Translate huggingface_hub's repository-level failures into :class:`CheckpointNotFoundError`."""
     from huggingface_hub import errors as hub_errors
 
     try:
-        path = huggingface_hub.hf_hub_download(
-            repo_id,
-            filename,
-            subfolder=options.subfolder or None,
-            revision=options.revision,
-            cache_dir=options.cache_dir,
-            force_download=options.force_download,
-            token=options.token,
-            local_files_only=options.local_files_only,
-            library_name="autohub",
-        )
+        yield
     except hub_errors.HFValidationError as error:
         raise CheckpointNotFoundError(
             f"{repo_id!r} is neither a local directory nor a valid Hub repo id ({error})"
@@ -140,20 +147,107 @@ def _download(repo_id: str, filename: str, options: HubOptions, *, required: boo
         ) from error
     except hub_errors.RevisionNotFoundError as error:
         raise CheckpointNotFoundError(f"revision {options.revision!r} does not exist in {repo_id}") from error
-    # LocalEntryNotFoundError subclasses EntryNotFoundError (huggingface_hub >= 1.0): handle it first.
-    except hub_errors.LocalEntryNotFoundError as error:
+
+
+def not_cached_error(repo_id: str, filename: str) -> CheckpointNotFoundError:
+    """The one error for a file of a repo id that must come from the cache and is not there."""
+    return CheckpointNotFoundError(
+        f"{filename} of {repo_id} is not in the cache and downloading is disabled "
+        "(local_files_only=True or HF_HUB_OFFLINE=1) or the Hub is unreachable; "
+        "download it once online or point to a local directory"
+    )
+
+
+def _download(repo_id: str, filename: str, options: HubOptions, *, required: bool) -> Path | None:
+    import huggingface_hub
+    from huggingface_hub import errors as hub_errors
+
+    try:
+        with _repo_errors(repo_id, options):
+            path = huggingface_hub.hf_hub_download(
+                repo_id,
+                filename,
+                subfolder=options.subfolder or None,
+                revision=options.revision,
+                cache_dir=options.cache_dir,
+                force_download=options.force_download,
+                token=options.token,
+                local_files_only=options.local_files_only,
+                library_name="autohub",
+            )
+    except (hub_errors.EntryNotFoundError, hub_errors.LocalEntryNotFoundError) as error:
         if not required:
             return None  # an optional file that cannot be fetched now counts as absent, as in transformers
-        raise CheckpointNotFoundError(
-            f"{filename} of {repo_id} is not in the cache and downloading is disabled "
-            "(local_files_only=True or HF_HUB_OFFLINE=1) or the Hub is unreachable; "
-            "download it once online or point to a local directory"
-        ) from error
+        if isinstance(error, hub_errors.LocalEntryNotFoundError):
+            raise not_cached_error(repo_id, filename) from error
+        raise CheckpointNotFoundError(f"{repo_id} has no file named {filename}") from error
+    return Path(path)
+
+
+def read_safetensors_header(
+    name_or_path: str | os.PathLike,
+    filename: str,
+    options: HubOptions = HubOptions(),
+    *,
+    required: bool = True,
+) -> TensorHeader | None:
+    """The tensors (dtype, shape) of a safetensors file, reading its header and no tensor data.
+
+    A local directory, or a repo id that must come from the cache, is read with the
+    ``safetensors`` library; a repo id online with huggingface_hub's range requests (nothing
+    is downloaded into the cache). Returns ``None`` for an absent optional file; a header
+    that cannot be parsed raises :class:`WeightsError`.
+    """
+    _check_relative(filename, name_or_path)
+    if is_local(name_or_path) or cache_only(name_or_path, options):
+        path = resolve_file(name_or_path, filename, options, required=required)
+        return None if path is None else _local_header(path)
+    return _remote_header(str(name_or_path), filename, options, required=required)
+
+
+def _local_header(path: Path) -> TensorHeader:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as handle:  # maps the file; only the header is read
+            slices = [(name, handle.get_slice(name)) for name in list(handle.keys())]
+            return {name: (part.get_dtype(), tuple(part.get_shape())) for name, part in slices}
+    except (OSError, SafetensorError) as error:
+        raise WeightsError(f"{path} is not a valid safetensors file: {error}") from error
+
+
+def _remote_header(
+    repo_id: str, filename: str, options: HubOptions, *, required: bool
+) -> TensorHeader | None:
+    import huggingface_hub
+    from huggingface_hub import errors as hub_errors
+
+    path_in_repo = f"{options.subfolder.strip('/')}/{filename}" if options.subfolder else filename
+    try:
+        with _repo_errors(repo_id, options):
+            metadata = huggingface_hub.HfApi(library_name="autohub").parse_safetensors_file_metadata(
+                repo_id, path_in_repo, revision=options.revision, token=options.token
+            )
     except hub_errors.EntryNotFoundError as error:
         if required:
-            raise CheckpointNotFoundError(f"{repo_id} has no file named {filename}") from error
+            raise CheckpointNotFoundError(f"{repo_id} has no file named {path_in_repo}") from error
         return None
-    return Path(path)
+    except hub_errors.SafetensorsParsingError as error:
+        raise WeightsError(f"{path_in_repo} of {repo_id} is not a valid safetensors file: {error}") from error
+    except (OSError, *_transport_errors()) as error:  # HTTP status and connection failures
+        raise CheckpointNotFoundError(
+            f"cannot read the header of {path_in_repo} of {repo_id}: {error}"
+        ) from error
+    return {name: (info.dtype, tuple(info.shape)) for name, info in metadata.tensors.items()}
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """Connection failures of huggingface_hub's HTTP client that are not ``OSError`` (httpx, from 1.0)."""
+    try:
+        import httpx
+    except ImportError:  # huggingface_hub < 1.0 uses requests, whose errors are OSError
+        return ()
+    return (httpx.TransportError,)
 
 
 def cache_only(name_or_path: str | os.PathLike, options: HubOptions) -> bool:

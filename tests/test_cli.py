@@ -414,35 +414,63 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], checkpoints: di
 
 
 def _truncate_tensor_data(path: Path) -> None:
-    """Keep only the safetensors header: any attempt to read a tensor would fail."""
+    """Keep only the safetensors header: the file no longer holds the tensors it declares."""
     with path.open("rb") as handle:
         (length,) = struct.unpack("<Q", handle.read(8))
     with path.open("r+b") as handle:
         handle.truncate(8 + length)
 
 
-def test_inspect_counts_parameters_from_the_header_only(
-    capsys: pytest.CaptureFixture[str],
-    checkpoints: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def header_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let safetensors read headers only: reading a tensor (or loading a pickle) fails the test."""
     import safetensors
-    import transformers
 
-    directory = tmp_path / "headonly"
-    shutil.copytree(checkpoints["token"], directory)
-    _truncate_tensor_data(directory / "model.safetensors")
+    real_safe_open = safetensors.safe_open
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("inspect must not open weights")
+        raise AssertionError("inspect must not read tensor data")
 
-    monkeypatch.setattr(safetensors, "safe_open", refuse)
+    class HeaderSlice:
+        def __init__(self, part: object) -> None:
+            self.get_dtype, self.get_shape = part.get_dtype, part.get_shape
+
+        __getitem__ = refuse
+
+    class HeaderOnly:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.handle = real_safe_open(*args, **kwargs)
+
+        def __enter__(self) -> HeaderOnly:
+            self.handle.__enter__()
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            self.handle.__exit__(*exc_info)
+
+        def keys(self) -> list[str]:
+            return self.handle.keys()
+
+        def get_slice(self, name: str) -> HeaderSlice:
+            return HeaderSlice(self.handle.get_slice(name))
+
+        get_tensor = refuse
+
+    monkeypatch.setattr(safetensors, "safe_open", HeaderOnly)
     monkeypatch.setattr(torch, "load", refuse)
-    (summary,) = [run_json(capsys, "inspect", str(directory))]
+
+
+@pytest.mark.usefixtures("header_only")
+def test_inspect_counts_parameters_from_the_header_only(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
+) -> None:
+    import transformers
+
+    (summary,) = [run_json(capsys, "inspect", str(checkpoints["token"]))]
     expected = transformers.BertForTokenClassification.from_pretrained(checkpoints["token"]).num_parameters()
     assert summary["parameters"] == expected
     assert summary["dtype"] == "float32" and summary["dtypes"] == {"float32": expected}
+    assert summary["weights_files"] == ["model.safetensors"]
     assert summary["model_type"] == "bert" and summary["plugin"] == "bert"
     assert summary["distribution"] == "autohub-bert"
     assert summary["labels"] == LABELS
@@ -452,10 +480,28 @@ def test_inspect_counts_parameters_from_the_header_only(
     )
     assert summary["classes"]["AutoModelForSeq2SeqLM"] is None
     assert summary["config"]["hidden_size"] == 32
-    status, out, _ = run_cli(capsys, "inspect", str(directory))
+    status, out, _ = run_cli(capsys, "inspect", str(checkpoints["token"]))
     assert status == 0
     assert f"parameters: {expected:,}" in out
     assert "AutoModelForTokenClassification: autohub_bert.modeling:BertForTokenClassification" in out
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_inspect_broken_safetensors_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], tmp_path: Path, damage: str
+) -> None:
+    shutil.copytree(checkpoints["base"], tmp_path, dirs_exist_ok=True)
+    weights = tmp_path / "model.safetensors"
+    if damage == "truncated":
+        _truncate_tensor_data(weights)
+    else:
+        weights.write_bytes(
+            b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" if damage == "garbage" else b""
+        )
+    status, out, err = run_cli(capsys, "inspect", str(tmp_path))
+    assert status == 2 and out == ""
+    assert err.startswith(f"autohub: error: {weights} is not a valid safetensors file")
+    assert err.count("\n") == 1
 
 
 def test_inspect_real_minilm_counts_like_transformers(capsys: pytest.CaptureFixture[str]) -> None:
@@ -469,6 +515,7 @@ def test_inspect_real_minilm_counts_like_transformers(capsys: pytest.CaptureFixt
     assert summary["dtype"] == "float32" and summary["dtypes"]["i64"] == 512
 
 
+@pytest.mark.usefixtures("header_only")
 def test_inspect_sharded_and_bf16(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import transformers
 
@@ -479,11 +526,10 @@ def test_inspect_sharded_and_bf16(capsys: pytest.CaptureFixture[str], tmp_path: 
     model = transformers.BertModel(config).to(torch.bfloat16)
     model.save_pretrained(tmp_path, max_shard_size="20KB")
     assert (tmp_path / "model.safetensors.index.json").is_file()
-    for shard in tmp_path.glob("model-*.safetensors"):
-        _truncate_tensor_data(shard)
     summary = run_json(capsys, "inspect", str(tmp_path))
     assert summary["parameters"] == model.num_parameters()
     assert summary["dtype"] == "bfloat16"
+    assert summary["weights_files"] == sorted(path.name for path in tmp_path.glob("model-*.safetensors"))
     assert len(summary["weights_files"]) > 1
 
 
