@@ -77,7 +77,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation in strict mode."""
-    session.install("mkdocs>=1.6")
+    session.install("mkdocs>=1.6", "mkdocstrings[python]>=1.0", "mkdocstrings-python>=2.0")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
 
 

@@ -27,7 +27,13 @@ from tokenizers.models import WordPiece
 from autohub_core.errors import CheckpointNotFoundError, TokenizerError
 from autohub_core.hub import HubOptions, resolve_file
 
-__all__ = ["BatchEncoding", "BosEosTemplateTokenizer", "PreTrainedTokenizer", "WordPieceTokenizer"]
+__all__ = [
+    "BatchEncoding",
+    "BosEosTemplateTokenizer",
+    "PreTrainedTokenizer",
+    "PreTrainedTokenizerFast",
+    "WordPieceTokenizer",
+]
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
@@ -1058,6 +1064,10 @@ class PreTrainedTokenizer:
 
 
 # --------------------------------------------------------------------- helpers
+
+
+PreTrainedTokenizerFast = PreTrainedTokenizer
+"""transformers' name of the same class (every autohub tokenizer is backed by ``tokenizers``)."""
 
 
 class BosEosTemplateTokenizer(PreTrainedTokenizer):

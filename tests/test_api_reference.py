@@ -24,13 +24,6 @@ API_DOCS = ROOT / "docs" / "api"
 
 _DIRECTIVE = re.compile(r"^::: *(?P<path>[\w.]+) *\n(?P<options>(?:[ \t]+\S.*\n?|[ \t]*\n)*)", re.MULTILINE)
 
-# Public names the source cannot provide yet: {dotted name: why}. Each is an expected failure
-# (strict), so fixing the source makes the test say to document the name and drop the entry.
-KNOWN_UNDEFINED = {
-    "autohub_core.PreTrainedTokenizerFast": (
-        "exported by autohub_core.__init__ but not defined in autohub_core.tokenization"
-    ),
-}
 # Public functions/methods without a docstring in modules this test's author could not edit:
 # {"module:Qualified.name"}. Remove an entry once its docstring is written.
 KNOWN_MISSING_DOCSTRINGS = {
@@ -165,12 +158,6 @@ def _public_api() -> list[str]:
     return [f"{module}.{name}" for module in modules() for name in public_names(module)]
 
 
-def _param(dotted: str) -> object:
-    if dotted in KNOWN_UNDEFINED:
-        return pytest.param(dotted, marks=pytest.mark.xfail(reason=KNOWN_UNDEFINED[dotted], strict=True))
-    return dotted
-
-
 def test_api_pages_exist() -> None:
     pages = {page.stem for page in API_DOCS.glob("*.md")}
     assert {"auto", "configuration", "modeling", "tokenization", "errors", "plugins", "hookspecs"} <= pages
@@ -183,7 +170,7 @@ def test_top_level_exports_are_checked() -> None:
     assert {"autohub_core.errors", "autohub_core.hookspecs", "autohub_core.testing.suite"} <= set(modules())
 
 
-@pytest.mark.parametrize("dotted", [_param(d) for d in _public_api()])
+@pytest.mark.parametrize("dotted", _public_api())
 def test_public_name_is_in_the_api_reference(dotted: str) -> None:
     module, _, name = dotted.rpartition(".")
     where = canonical(module, name)
