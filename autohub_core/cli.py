@@ -9,12 +9,15 @@ status 2 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
 import os
 import sys
+import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +26,7 @@ from autohub_core.errors import AutohubError, WeightsError
 __all__ = ["checkpoint_summary", "main", "plugins_summary"]
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
 _SAFETENSORS_DTYPE_BYTES = {
     "F64": 8,
     "F32": 4,
@@ -258,20 +262,11 @@ def _human(number: int | None) -> str:
 # -- run ------------------------------------------------------------------------------------------
 
 
-class _ProgressBar:
-    """A minimal progress bar on stderr: ``label [#####     ] 12/40``."""
+def _progress_bar(total: int, label: str, stream: TextIO) -> Any:
+    """A tqdm bar on ``stream``; call ``update(count)`` per finished item and ``close()`` at the end."""
+    from tqdm import tqdm
 
-    def __init__(self, total: int, label: str, stream: TextIO) -> None:
-        self.total, self.done, self.label, self.stream = total, 0, label, stream
-
-    def __call__(self, count: int) -> None:
-        self.done += count
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{' ' * (width - filled)}] {self.done}/{self.total}")
-        if self.done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+    return tqdm(total=total, desc=label, file=stream, unit="text", leave=True)
 
 
 def _read_texts(args: argparse.Namespace, stdin: TextIO) -> list[str]:
@@ -292,24 +287,68 @@ def _read_texts(args: argparse.Namespace, stdin: TextIO) -> list[str]:
     return texts
 
 
-def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from autohub_core.tasks import load_task
+_GENERATION_TASKS = ("text-generation", "text2text-generation", "summarization", "translation")
+_SAMPLING_FLAGS = (("temperature", "--temperature"), ("top_p", "--top-p"), ("seed", "--seed"))
 
-    if args.task == "feature-extraction" and args.similarity:
-        pass
-    elif args.similarity:
+
+def _check_task_options(args: argparse.Namespace) -> None:
+    """Refuse options that do not apply to ``--task`` (rather than ignoring them)."""
+    generating = args.task in _GENERATION_TASKS
+    if args.similarity and args.task != "feature-extraction":
         raise _UsageError("--similarity only applies to --task feature-extraction")
     if args.context is not None and args.task != "question-answering":
         raise _UsageError("--context only applies to --task question-answering")
+    if (args.src_lang is not None or args.tgt_lang is not None) and args.task != "translation":
+        raise _UsageError("--src-lang and --tgt-lang only apply to --task translation")
+    if args.top_k is not None and args.task not in ("text-classification", "fill-mask") and not generating:
+        raise _UsageError("--top-k only applies to text-classification, fill-mask and generation tasks")
+    if not generating:
+        for name, flag in (
+            ("max_new_tokens", "--max-new-tokens"),
+            ("do_sample", "--do-sample"),
+            *_SAMPLING_FLAGS,
+        ):
+            if getattr(args, name) not in (None, False):
+                raise _UsageError(f"{flag} only applies to generation tasks ({', '.join(_GENERATION_TASKS)})")
+    elif not args.do_sample:
+        flags = [
+            flag for name, flag in (*_SAMPLING_FLAGS, ("top_k", "--top-k")) if getattr(args, name) is not None
+        ]
+        if flags:
+            raise _UsageError(f"{', '.join(flags)} only apply with --do-sample")
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from autohub_core.tasks import load_task
+
+    _check_task_options(args)
     texts = _read_texts(args, stdin)
     hub = {"revision": args.revision, "cache_dir": args.cache_dir, "local_files_only": args.offline}
-    if args.task == "text-generation":
-        _require_generation()
+    if args.task in _GENERATION_TASKS:
+        _require_generation(args.task)
     task = load_task(args.model, args.task, device=args.device, dtype=args.dtype, **hub)
     show_progress = args.progress or (err.isatty() and len(texts) > args.batch_size)
-    progress: Callable[[int], None] | None = (
-        _ProgressBar(len(texts), args.task, err) if show_progress and not args.similarity else None
+    bar = (
+        _progress_bar(len(texts), args.task, err)
+        if show_progress and args.task not in _GENERATION_TASKS
+        else None
     )
+    try:
+        _run_task(args, task, texts, out, err, bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return 0
+
+
+def _run_task(
+    args: argparse.Namespace,
+    task: Any,
+    texts: list[str],
+    out: TextIO,
+    err: TextIO,
+    progress: Callable[[int], Any] | None,
+) -> None:
     common = {"batch_size": args.batch_size, "progress": progress}
     if args.task == "token-classification":
         results: Any = task.run(texts, aggregation=args.aggregation, **common)
@@ -320,46 +359,83 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
     elif args.task == "fill-mask":
         results = task.run(texts, top_k=args.top_k or 5, **common)
         _emit(args, out, texts, results, _format_fill_mask)
-    elif args.task == "feature-extraction":
-        if args.similarity:
-            if progress is None and show_progress:
-                progress = _ProgressBar(len(texts), args.task, err)
-            scores = task.similarity(texts, batch_size=args.batch_size, progress=progress)
-            pairs = [(texts[2 * i], texts[2 * i + 1], score) for i, score in enumerate(scores)]
-            if args.json:
-                json.dump([{"text_1": a, "text_2": b, "similarity": s} for a, b, s in pairs], out)
-                out.write("\n")
-            else:
-                for a, b, score in pairs:
-                    out.write(f"{score:.6f}\t{a}\t{b}\n" if len(pairs) > 1 else f"{score:.6f}\n")
+    elif args.task == "feature-extraction" and args.similarity:
+        scores = task.similarity(texts, **common)
+        pairs = [(texts[2 * i], texts[2 * i + 1], score) for i, score in enumerate(scores)]
+        if args.json:
+            json.dump([{"text_1": a, "text_2": b, "similarity": s} for a, b, s in pairs], out)
+            out.write("\n")
         else:
-            results = task.run(texts, **common)
-            _emit(args, out, texts, results, _format_embedding)
+            for a, b, score in pairs:
+                out.write(f"{score:.6f}\t{a}\t{b}\n" if len(pairs) > 1 else f"{score:.6f}\n")
+    elif args.task == "feature-extraction":
+        results = task.run(texts, **common)
+        _emit(args, out, texts, results, _format_embedding)
     elif args.task == "question-answering":
         results = task.run(texts, context=args.context, **common)
         _emit(args, out, texts, results, _format_answer)
     else:
-        task.check_can_generate()
-        stream = None if args.json else _stream_to(out)
-        generated = []
-        for text in texts:
+        _generate(args, task, texts, out, err)
+
+
+def _generate(args: argparse.Namespace, task: Any, texts: list[str], out: TextIO, err: TextIO) -> None:
+    """Stream each generated text after its prompt (or print JSON); warnings wait for the line's end."""
+    task.check_can_generate()
+    options: dict[str, Any] = {"do_sample": True} if args.do_sample else {}
+    for name in ("max_new_tokens", "temperature", "top_p", "top_k", "seed"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.task == "translation":
+        options.update(src_lang=args.src_lang, tgt_lang=args.tgt_lang)
+    stream = None if args.json else _stream_to(out)
+    results = []
+    for text in texts:
+        with _deferred_diagnostics(err):
             if stream is not None:
-                out.write(text)
+                out.write(text if args.task == "text-generation" else "")
                 out.flush()
-            generated.extend(task.run([text], max_new_tokens=args.max_new_tokens, stream=stream))
+            (result,) = task.run([text], stream=stream, **options)
             if stream is not None:
                 out.write("\n")
-        if args.json:
-            json.dump([{"text": t, "generated_text": g} for t, g in zip(texts, generated, strict=True)], out)
-            out.write("\n")
-    return 0
+                out.flush()
+        results.append(result)
+    if args.json:
+        records = [
+            {"text": text, **(result if isinstance(result, dict) else {"generated_text": result})}
+            for text, result in zip(texts, results, strict=True)
+        ]
+        json.dump(records, out)
+        out.write("\n")
 
 
-def _require_generation() -> None:
+@contextlib.contextmanager
+def _deferred_diagnostics(err: TextIO) -> Iterator[None]:
+    """Hold back warnings and log records while text streams to stdout; print them to ``err`` after."""
+    held: list[str] = []
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record.getMessage())
+
+    handler = Hold(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            yield
+    finally:
+        root.removeHandler(handler)
+        held.extend(str(warning.message) for warning in caught)
+        for message in held:
+            err.write(f"autohub: warning: {message}\n")
+        err.flush()
+
+
+def _require_generation(task: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec("autohub_core.generation") is None:
-        raise _UsageError("text-generation needs autohub_core.generation, which this autohub version lacks")
+        raise _UsageError(f"{task} needs autohub_core.generation, which this autohub version lacks")
 
 
 def _stream_to(out: TextIO) -> Callable[[str], None]:
@@ -467,7 +543,13 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
     if command == "inspect":
         return parser
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="input texts (else --file or stdin lines)")
-    parser.add_argument("--task", required=True, choices=TASK_NAMES)
+    parser.add_argument(
+        "--task",
+        required=True,
+        choices=TASK_NAMES,
+        metavar="TASK",
+        help=f"what to run: {', '.join(TASK_NAMES)}",
+    )
     parser.add_argument("--file", help="read texts from this file, one per line")
     parser.add_argument(
         "--batch-size", type=_positive_int, default=8, help="texts per forward pass (default 8)"
@@ -480,7 +562,8 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--top-k",
         type=_positive_int,
-        help="labels (text-classification, default 1) or tokens (fill-mask, default 5)",
+        help="labels (text-classification, default 1), tokens (fill-mask, default 5), "
+        "or the k most likely tokens to sample from (generation with --do-sample)",
     )
     parser.add_argument(
         "--aggregation",
@@ -494,7 +577,28 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
         help="feature-extraction: cosine similarity of each pair of texts",
     )
     parser.add_argument("--context", help="question-answering: the text to find answers in")
-    parser.add_argument("--max-new-tokens", type=_positive_int, default=20, help="text-generation length")
+    parser.add_argument("--src-lang", help="translation: source language code (e.g. en)")
+    parser.add_argument("--tgt-lang", help="translation: target language code (e.g. de)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        help="generation: tokens to generate (default 20 for text-generation, else the model's "
+        "generation config)",
+    )
+    parser.add_argument(
+        "--do-sample", action="store_true", help="generation: sample tokens instead of greedy decoding"
+    )
+    parser.add_argument(
+        "--temperature", type=_positive_float, help="generation with --do-sample: logits divisor (default 1)"
+    )
+    parser.add_argument(
+        "--top-p",
+        type=_probability,
+        help="generation with --do-sample: sample from the smallest token set with this total probability",
+    )
+    parser.add_argument(
+        "--seed", type=_seed, help="generation with --do-sample: random seed (same seed, same text)"
+    )
     return parser
 
 
@@ -514,8 +618,37 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number) or number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a finite number above 0")
+    return number
+
+
+def _probability(value: str) -> float:
+    number = _positive_float(value)
+    if number > 1:
+        raise argparse.ArgumentTypeError(f"{value} must be within (0, 1]")
+    return number
+
+
+def _seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if not 0 <= number < 2**63:
+        raise argparse.ArgumentTypeError(f"{value} must be within [0, 2**63)")
+    return number
+
+
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
     """Entry point of the ``autohub`` console script; returns the exit status."""
+    # torch warns on import when numpy is absent (a wheel-only install); it works without it.
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
     out, err = sys.stdout, sys.stderr
     stdin = stdin if stdin is not None else sys.stdin
     top = _parser().parse_args(argv)
@@ -554,6 +687,15 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
     except KeyboardInterrupt:
         err.write("autohub: interrupted\n")
         return 130
+    except Exception as error:  # a bug, not bad input: one line asking for a report
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else ""
+        err.write(
+            f"autohub: internal error: {type(error).__name__}: {message} "
+            "(please report it with the output of --debug)\n"
+        )
+        return EXIT_INTERNAL
 
 
 def _console_main() -> None:

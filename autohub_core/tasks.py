@@ -14,6 +14,7 @@ Use them from Python too::
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -29,16 +30,22 @@ __all__ = [
     "FillMask",
     "InputError",
     "QuestionAnswering",
+    "Summarization",
     "Task",
+    "Text2TextGeneration",
     "TextClassification",
     "TextGeneration",
     "TokenClassification",
+    "Translation",
+    "check_device",
     "cosine_similarity_pairs",
     "load_task",
 ]
 
 AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
 _MAX_ANSWER_TOKENS = 15
+#: A tokenizer ``model_max_length`` above this means "no limit" (transformers' default is 1e30).
+_NO_LIMIT = int(1e20)
 
 Progress = Callable[[int], None]
 
@@ -70,6 +77,7 @@ class Task:
         import autohub_core
 
         options = vars(HubOptions.pop_from(dict(hub_options)))
+        check_device(device)
         auto_class = getattr(autohub_core, cls.auto_class)
         model = auto_class.from_pretrained(name_or_path, device=device, dtype=dtype, **options)
         tokenizer = autohub_core.AutoTokenizer.from_pretrained(name_or_path, **options)
@@ -81,12 +89,18 @@ class Task:
 
     # -- shared helpers -------------------------------------------------------------------
 
-    def _max_length(self) -> int:
-        """The longest input the model takes: the tokenizer's limit capped by the position table."""
+    def _max_length(self) -> int | None:
+        """The longest input the model takes: the tokenizer's limit capped by the position table.
+
+        None when neither sets a limit (a tokenizer config without ``model_max_length`` and a
+        model with relative positions, such as T5): the texts are then not truncated.
+        """
         limit = self.tokenizer.model_max_length
+        if not isinstance(limit, int) or limit > _NO_LIMIT:
+            limit = None
         positions = getattr(self.model.config, "max_position_embeddings", None)
-        if isinstance(positions, int) and positions > 0:
-            limit = min(limit, positions)
+        if isinstance(positions, int) and not isinstance(positions, bool) and positions > 0:
+            limit = positions if limit is None else min(limit, positions)
         return limit
 
     def _encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None, **kwargs: Any) -> Any:
@@ -102,17 +116,48 @@ class Task:
         )
         return encoding
 
-    def _forward(self, encoding: Any) -> Any:
+    def _forward(self, encoding: Any, model: Any = None) -> Any:
+        """``model`` (default: the task's) on the tokenizer's outputs that its forward accepts."""
         import torch
 
+        model = self.model if model is None else model
         names = set(self.tokenizer.model_input_names) | {"input_ids", "attention_mask", "token_type_ids"}
         inputs = {
             key: value.to(self.model.device)
             for key, value in encoding.items()
-            if key in names and _forward_accepts(self.model, key)
+            if key in names and _forward_accepts(model, key)
         }
         with torch.inference_mode():
-            return self.model(**inputs)
+            return model(**inputs)
+
+
+def check_device(device: str | None) -> None:
+    """Raise :class:`InputError` unless ``device`` (``"cpu"``, ``"cuda:1"``, ``"mps"`` ...) can be used here."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"unknown device {device!r}: {reason}") from None
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "meta":
+        raise InputError("device 'meta' holds no data: choose cpu, cuda, mps ...")
+    if parsed.type == "mps":
+        backend, probe = torch.backends.mps, "torch.backends.mps.is_available()"
+    else:
+        backend, probe = getattr(torch, parsed.type, None), f"torch.{parsed.type}.is_available()"
+    is_available = getattr(backend, "is_available", None)
+    if not callable(is_available) or not is_available():
+        raise InputError(f"device {device!r} is not available: {probe} is False (use --device cpu)")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and callable(count) and parsed.index >= count():
+        raise InputError(
+            f"device {device!r} is not available: torch.{parsed.type}.device_count() is {count()}"
+        )
 
 
 def _forward_accepts(model: Any, name: str) -> bool:
@@ -430,13 +475,19 @@ class FeatureExtraction(Task):
         rows = []
         for chunk in batched(texts, batch_size, progress):
             encoding = self._encode(chunk)
-            hidden = self._forward(encoding).last_hidden_state.float().cpu()
+            hidden = self._forward(encoding, self._encoder()).last_hidden_state.float().cpu()
             mask = encoding["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             rows.append(torch.nn.functional.normalize(pooled, p=2, dim=-1))
         if not rows:
             return torch.empty(0, getattr(self.model.config, "hidden_size", 0))
         return torch.cat(rows)
+
+    def _encoder(self) -> Any:
+        """The model that embeds: an encoder-decoder's encoder (T5), else the whole base model."""
+        if getattr(self.model.config, "is_encoder_decoder", False) and hasattr(self.model, "get_encoder"):
+            return self.model.get_encoder()
+        return self.model
 
     def run(
         self, texts: Sequence[str], *, batch_size: int = 8, progress: Progress | None = None
@@ -523,7 +574,79 @@ class QuestionAnswering(Task):
 # -- text generation ----------------------------------------------------------------------------
 
 
-class TextGeneration(Task):
+class _Generation(Task):
+    """Shared by the generating tasks: one prompt at a time through the model's ``generate()``."""
+
+    def check_can_generate(self) -> None:
+        """Raise :class:`InputError` unless the loaded model has ``generate()``."""
+        if not self.model.can_generate() or not hasattr(self.model, "generate"):
+            raise InputError(f"{type(self.model).__name__} cannot generate text")
+
+    def _generate(
+        self,
+        text: str,
+        stream: Callable[[str], None] | None,
+        generation_config: Any,
+        generator: Any,
+        **generate_kwargs: Any,
+    ) -> str:
+        """The decoded new tokens for one prompt; streamed piece by piece unless beam search runs."""
+        encoding = self._encode([text], truncation=False)
+        inputs = {
+            k: v.to(self.model.device) for k, v in encoding.items() if k in ("input_ids", "attention_mask")
+        }
+        beams = generate_kwargs.get("num_beams") or getattr(generation_config, "num_beams", 1) or 1
+        streamer = _TextStreamer(self.tokenizer, stream) if stream is not None and beams == 1 else None
+        if streamer is not None:
+            generate_kwargs["streamer"] = streamer
+        output = self.model.generate(
+            **inputs, generation_config=generation_config, generator=generator, **generate_kwargs
+        )
+        prompt_length = 1 if self.model.config.is_encoder_decoder else inputs["input_ids"].shape[1]
+        generated = self.tokenizer.decode(output[0, prompt_length:].tolist(), skip_special_tokens=True)
+        if streamer is not None:
+            streamer.end()
+        elif stream is not None:
+            stream(generated)
+        return generated
+
+    def _generate_all(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int | None,
+        stream: Callable[[str], None] | None,
+        progress: Progress | None,
+        seed: int | None,
+        task_params: dict[str, Any],
+        generate_kwargs: dict[str, Any],
+    ) -> list[str]:
+        self.check_can_generate()
+        generation_config = copy.deepcopy(self.model.generation_config)
+        generation_config.update(**{k: v for k, v in task_params.items() if k != "prefix"})
+        if max_new_tokens is not None:
+            generate_kwargs["max_new_tokens"] = max_new_tokens
+        results = []
+        for prompt in prompts:  # each prompt its own seeded generator: results do not depend on the others
+            generator = _generator(seed, self.model.device)
+            results.append(self._generate(prompt, stream, generation_config, generator, **generate_kwargs))
+            if progress is not None:
+                progress(1)
+        return results
+
+
+def _generator(seed: int | None, device: Any) -> Any:
+    """A torch generator seeded with ``seed`` (None: torch's global RNG, as transformers)."""
+    if seed is None:
+        return None
+    import torch
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InputError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+class TextGeneration(_Generation):
     """Continue each prompt with the model's ``generate()`` (causal language models)."""
 
     name = "text-generation"
@@ -533,39 +656,115 @@ class TextGeneration(Task):
         self,
         texts: Sequence[str],
         *,
-        max_new_tokens: int = 20,
+        max_new_tokens: int | None = 20,
         stream: Callable[[str], None] | None = None,
         batch_size: int = 1,
         progress: Progress | None = None,
+        seed: int | None = None,
         **generate_kwargs: Any,
     ) -> list[str]:
-        """The generated continuation of each prompt; ``stream`` receives text pieces as they come."""
-        self.check_can_generate()
-        results = []
-        for prompt in texts:
-            encoding = self._encode([prompt], truncation=False)
-            inputs = {
-                k: v.to(self.model.device)
-                for k, v in encoding.items()
-                if k in ("input_ids", "attention_mask")
-            }
-            streamer = _TextStreamer(self.tokenizer, stream) if stream is not None else None
-            kwargs = dict(generate_kwargs, max_new_tokens=max_new_tokens)
-            if streamer is not None:
-                kwargs["streamer"] = streamer
-            output = self.model.generate(**inputs, **kwargs)
-            new_tokens = output[0, inputs["input_ids"].shape[1] :].tolist()
-            if streamer is not None:
-                streamer.end()
-            results.append(self.tokenizer.decode(new_tokens, skip_special_tokens=True))
-            if progress is not None:
-                progress(1)
-        return results
+        """The generated continuation of each prompt; ``stream`` receives text pieces as they come.
 
-    def check_can_generate(self) -> None:
-        """Raise :class:`InputError` unless the loaded model has ``generate()``."""
-        if not self.model.can_generate() or not hasattr(self.model, "generate"):
-            raise InputError(f"{type(self.model).__name__} cannot generate text")
+        ``generate_kwargs`` are generation options (``do_sample``, ``temperature``, ``top_k``,
+        ``top_p`` ...); ``seed`` makes sampling reproducible: each prompt is sampled with a
+        generator seeded with it, as ``torch.manual_seed(seed)`` before transformers' ``generate``.
+        """
+        return self._generate_all(
+            texts,
+            max_new_tokens=max_new_tokens,
+            stream=stream,
+            progress=progress,
+            seed=seed,
+            task_params={},
+            generate_kwargs=generate_kwargs,
+        )
+
+
+class Text2TextGeneration(_Generation):
+    """Sequence-to-sequence generation (T5 ...), as transformers' ``Text2TextGenerationPipeline``.
+
+    The prompt is prefixed with the config's ``prefix`` and ``config.task_specific_params[task]``
+    (for summarization and translation) sets the prefix and the generation options, as
+    transformers' pipelines do. Each result is ``{"<return_name>_text": text}``.
+    """
+
+    name = "text2text-generation"
+    auto_class = "AutoModelForSeq2SeqLM"
+    return_name: ClassVar[str] = "generated"
+
+    def run(
+        self,
+        texts: Sequence[str],
+        *,
+        max_new_tokens: int | None = None,
+        stream: Callable[[str], None] | None = None,
+        batch_size: int = 1,
+        progress: Progress | None = None,
+        seed: int | None = None,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        **generate_kwargs: Any,
+    ) -> list[dict[str, str]]:
+        """One ``{"generated_text"}`` (``summary_text``, ``translation_text``) dict per text.
+
+        Without ``max_new_tokens`` the length comes from the generation config (and the task's
+        parameters); ``stream`` receives the text as it is produced (all at once with beam search).
+        """
+        params = self.task_params(src_lang, tgt_lang)
+        prefix = params.get("prefix", getattr(self.model.config, "prefix", None)) or ""
+        generated = self._generate_all(
+            [prefix + text for text in texts],
+            max_new_tokens=max_new_tokens,
+            stream=stream,
+            progress=progress,
+            seed=seed,
+            task_params=params,
+            generate_kwargs=generate_kwargs,
+        )
+        return [{f"{self.return_name}_text": text} for text in generated]
+
+    def task_params(self, src_lang: str | None = None, tgt_lang: str | None = None) -> dict[str, Any]:
+        """This task's entry of ``config.task_specific_params`` (empty when there is none)."""
+        if src_lang is not None or tgt_lang is not None:
+            raise InputError(f"source and target languages only apply to translation, not {self.name}")
+        return _task_specific_params(self.model.config).get(self.name, {})
+
+
+class Summarization(Text2TextGeneration):
+    """Summarize texts with a seq2seq model (``summarization`` task parameters, ``summary_text``)."""
+
+    name = "summarization"
+    return_name = "summary"
+
+
+class Translation(Text2TextGeneration):
+    """Translate texts with a seq2seq model (``translation_XX_to_YY`` parameters, ``translation_text``)."""
+
+    name = "translation"
+    return_name = "translation"
+
+    def task_params(self, src_lang: str | None = None, tgt_lang: str | None = None) -> dict[str, Any]:
+        """``translation_{src_lang}_to_{tgt_lang}``, or without languages the config's first
+        ``translation_*`` entry (as transformers' ``pipeline("translation")``)."""
+        params = _task_specific_params(self.model.config)
+        pairs = [key for key in params if key.startswith("translation_")]
+        if src_lang is None and tgt_lang is None:
+            return params[pairs[0]] if pairs else {}
+        if src_lang is None or tgt_lang is None:
+            raise InputError("translation needs both a source and a target language (or neither)")
+        key = f"translation_{src_lang}_to_{tgt_lang}"
+        if key not in params and pairs:
+            known = ", ".join(pair.removeprefix("translation_").replace("_to_", "->") for pair in pairs)
+            raise InputError(f"the model has no parameters for {src_lang}->{tgt_lang}; it knows {known}")
+        return params.get(key, {})
+
+
+def _task_specific_params(config: Any) -> dict[str, dict[str, Any]]:
+    """``config.task_specific_params`` with its dict entries only (ill-formed entries are ignored)."""
+    params = getattr(config, "task_specific_params", None)
+    if not isinstance(params, dict):
+        return {}
+    return {key: value for key, value in params.items() if isinstance(value, dict)}
 
 
 class _TextStreamer:
@@ -606,6 +805,9 @@ _TASK_CLASSES: dict[str, type[Task]] = {
         FeatureExtraction,
         QuestionAnswering,
         TextGeneration,
+        Text2TextGeneration,
+        Summarization,
+        Translation,
     )
 }
 TASK_NAMES = tuple(_TASK_CLASSES)

@@ -5,6 +5,7 @@ Most cases call ``main(argv)`` in-process; a few run the real console script.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -349,8 +350,8 @@ def test_progress_bar_on_stderr_with_batches(
     )
     assert status == 0
     assert len(out.splitlines()) == 7 * 2  # a header line and a label line per text
-    assert err.count("\r") == 3  # batches of 3, 3, 1
-    assert err.endswith("7/7\n")
+    assert err.startswith("\rtext-classification:") and err.endswith("\n")  # a tqdm bar
+    assert "| 7/7 [" in err.rsplit("\r", 1)[-1]
     status, _, err = run_cli(
         capsys, "run", str(checkpoints["sequence"]), "--task", "text-classification", *texts
     )
@@ -400,7 +401,7 @@ def test_debug_shows_the_exception(checkpoints: dict[str, Path]) -> None:
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]) -> None:
     for argv in (
-        ["run", str(checkpoints["masked"]), "--task", "summarization", "x"],
+        ["run", str(checkpoints["masked"]), "--task", "poetry", "x"],
         ["run", str(checkpoints["masked"]), "--task", "fill-mask", "--batch-size", "0", "x"],
         ["frobnicate"],
     ):
@@ -723,3 +724,342 @@ def test_text_generation_needs_a_generating_model(
 ) -> None:
     status, _, err = run_cli(capsys, "run", str(checkpoints["base"]), "--task", "text-generation", "hello")
     assert status == 2 and err == "autohub: error: BertLMHeadModel cannot generate text\n"
+
+
+def test_sampling_is_seeded_and_matches_transformers(
+    capsys: pytest.CaptureFixture[str], tiny_gpt2: Path
+) -> None:
+    import transformers
+
+    flags = [
+        "--do-sample",
+        "--temperature",
+        "0.7",
+        "--top-k",
+        "20",
+        "--top-p",
+        "0.9",
+        "--max-new-tokens",
+        "8",
+    ]
+    argv = ["run", str(tiny_gpt2), "--task", "text-generation", *flags, "the dog"]
+    first = run_json(capsys, *argv, "--seed", "11")
+    assert run_json(capsys, *argv, "--seed", "11") == first
+    assert run_json(capsys, *argv, "--seed", "12") != first
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_gpt2)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_gpt2).eval()
+    inputs = tokenizer("the dog", return_tensors="pt")
+    torch.manual_seed(11)
+    output = model.generate(
+        **inputs, do_sample=True, temperature=0.7, top_k=20, top_p=0.9, max_new_tokens=8, pad_token_id=0
+    )
+    expected = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert first == [{"text": "the dog", "generated_text": expected}]
+
+
+def test_warnings_wait_for_the_end_of_the_streamed_line(
+    capsys: pytest.CaptureFixture[str], tiny_gpt2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny GPT-2 has no pad token: generate() logs a warning while the prompt is on stdout."""
+    import warnings
+
+    from autohub_core import generation
+
+    original = generation.GenerationMixin.generate
+
+    def generate_and_warn(self: object, *args: object, **kwargs: object) -> object:
+        warnings.warn("a warning from inside generate()", UserWarning, stacklevel=1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(generation.GenerationMixin, "generate", generate_and_warn)
+    terminal = io.StringIO()  # stdout and stderr on one terminal
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status = main(
+        ["run", str(tiny_gpt2), "--task", "text-generation", "--max-new-tokens", "4", "the dog", "hi"]
+    )
+    assert status == 0
+    lines = terminal.getvalue().splitlines()
+    assert len(lines) == 6, lines
+    for prompt, block in zip(["the dog", "hi"], (lines[:3], lines[3:]), strict=True):
+        assert block[0].startswith(prompt) and "warning" not in block[0]
+        assert sorted(block[1:]) == [
+            "autohub: warning: Setting `pad_token_id` to `eos_token_id`:0 for open-end generation.",
+            "autohub: warning: a warning from inside generate()",
+        ]
+
+
+# -- seq2seq generation (T5) ------------------------------------------------------------------------
+
+T5_TASK_PARAMS = {
+    "summarization": {"prefix": "summarize: ", "num_beams": 2, "max_length": 9, "early_stopping": True},
+    "translation_en_to_de": {"prefix": "translate english to german: ", "max_length": 7},
+    "translation_en_to_fr": {"prefix": "translate english to french: "},
+}
+
+
+def save_tiny_t5(directory: Path, **config_overrides: object) -> Path:
+    """A random tiny transformers T5ForConditionalGeneration with a unigram spiece tokenizer
+    saved by transformers without ``model_max_length`` (T5 has no position table either)."""
+    import random
+
+    import sentencepiece
+    import transformers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    words = "the quick brown fox jumps over lazy dog hello world summarize translate english german french"
+    rng = random.Random(0)
+    corpus = directory / "corpus.txt"
+    corpus.write_text(
+        "\n".join(" ".join(rng.choice(words.split()) for _ in range(rng.randint(3, 12))) for _ in range(400))
+    )
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(directory / "spiece"),
+        vocab_size=40,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        character_coverage=1.0,
+        minloglevel=2,
+    )
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "T5Tokenizer", "extra_ids": 5})
+    )
+    tokenizer = transformers.T5Tokenizer.from_pretrained(directory)
+    for name in ("corpus.txt", "spiece.vocab", "spiece.model", "tokenizer_config.json"):
+        (directory / name).unlink()
+    tokenizer.save_pretrained(directory)
+    tokenizer_config = json.loads((directory / "tokenizer_config.json").read_text())
+    del tokenizer_config["model_max_length"]  # transformers writes its 1e30 default
+    (directory / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    config = transformers.T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=48,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        decoder_start_token_id=0,
+        eos_token_id=1,
+        pad_token_id=0,
+        **config_overrides,
+    )
+    torch.manual_seed(3)
+    model = transformers.T5ForConditionalGeneration(config).eval()
+    with torch.no_grad():  # pad, </s> and sentinels never win: the random model says something
+        model.shared.weight[[0, 1, *range(len(tokenizer) - 5, len(tokenizer))]] = 0
+    model.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_t5(tmp_path_factory.mktemp("t5"), task_specific_params=T5_TASK_PARAMS)
+
+
+def _t5_reference(directory: Path, text: str, **generate_kwargs: object) -> str:
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    model = transformers.T5ForConditionalGeneration.from_pretrained(directory).eval()
+    inputs = tokenizer(text, return_tensors="pt")
+    output = model.generate(**inputs, **generate_kwargs)
+    return tokenizer.decode(output[0], skip_special_tokens=True)
+
+
+T5_TEXTS = ["the quick brown fox jumps over the lazy dog", "hello world"]
+
+
+def test_t5_without_model_max_length_runs_encoder_tasks(
+    capsys: pytest.CaptureFixture[str], tiny_t5: Path
+) -> None:
+    """No model_max_length and no position table: no truncation (was OverflowError: int too big)."""
+    assert "model_max_length" not in json.loads((tiny_t5 / "tokenizer_config.json").read_text())
+    task = load_task(tiny_t5, "text-classification")
+    assert task._max_length() is None
+    long_text = " ".join(["the quick brown fox"] * 300)
+    assert len(task.run([long_text])[0]) == 1
+    for argv in (["--task", "text-classification"], ["--task", "feature-extraction"]):
+        status, out, err = run_cli(capsys, "run", str(tiny_t5), *argv, *T5_TEXTS)
+        assert status == 0 and "Traceback" not in err and out
+
+
+def test_feature_extraction_of_an_encoder_decoder_pools_its_encoder(tiny_t5: Path) -> None:
+    import transformers
+
+    embeddings = torch.tensor(load_task(tiny_t5, "feature-extraction").run(T5_TEXTS))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_t5)
+    encoder = transformers.T5EncoderModel.from_pretrained(tiny_t5).eval()
+    encoding = tokenizer(T5_TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = encoder(**encoding).last_hidden_state
+    mask = encoding["attention_mask"].unsqueeze(-1).float()
+    expected = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    torch.testing.assert_close(embeddings, expected, atol=1e-5, rtol=0)
+
+
+def test_text2text_generation_is_transformers_greedy_generate(
+    capsys: pytest.CaptureFixture[str], tiny_t5: Path
+) -> None:
+    expected = [_t5_reference(tiny_t5, text, max_new_tokens=8, do_sample=False) for text in T5_TEXTS]
+    assert any(expected)  # the random model says something
+    argv = ["run", str(tiny_t5), "--task", "text2text-generation", "--max-new-tokens", "8", *T5_TEXTS]
+    assert run_json(capsys, *argv) == [
+        {"text": text, "generated_text": generated}
+        for text, generated in zip(T5_TEXTS, expected, strict=True)
+    ]
+    status, out, _ = run_cli(capsys, *argv)
+    assert status == 0 and out.splitlines() == expected  # streamed, one line per text
+    default = _t5_reference(tiny_t5, T5_TEXTS[0])  # no --max-new-tokens: the generation config's length
+    assert load_task(tiny_t5, "text2text-generation").run(T5_TEXTS[:1]) == [{"generated_text": default}]
+
+
+def test_summarization_uses_the_task_specific_params(
+    capsys: pytest.CaptureFixture[str], tiny_t5: Path
+) -> None:
+    """Prefix and beam search (not streamable) from task_specific_params, as transformers' pipeline."""
+    params = T5_TASK_PARAMS["summarization"]
+    options = {key: value for key, value in params.items() if key != "prefix"}
+    expected = [_t5_reference(tiny_t5, params["prefix"] + text, **options) for text in T5_TEXTS]
+    assert expected != [_t5_reference(tiny_t5, text, **options) for text in T5_TEXTS]  # the prefix counts
+    results = run_json(capsys, "run", str(tiny_t5), "--task", "summarization", *T5_TEXTS)
+    assert results == [{"text": t, "summary_text": e} for t, e in zip(T5_TEXTS, expected, strict=True)]
+    status, out, _ = run_cli(capsys, "run", str(tiny_t5), "--task", "summarization", *T5_TEXTS)
+    assert status == 0 and out.splitlines() == expected
+
+
+def test_translation_picks_the_language_pair(capsys: pytest.CaptureFixture[str], tiny_t5: Path) -> None:
+    text = T5_TEXTS[0]
+    to_german = _t5_reference(tiny_t5, "translate english to german: " + text, max_length=7)
+    to_french = _t5_reference(tiny_t5, "translate english to french: " + text)
+    assert to_german != to_french
+    argv = ["run", str(tiny_t5), "--task", "translation"]
+    assert run_json(capsys, *argv, text) == [{"text": text, "translation_text": to_german}]  # the first pair
+    assert run_json(capsys, *argv, "--src-lang", "en", "--tgt-lang", "fr", text) == [
+        {"text": text, "translation_text": to_french}
+    ]
+    status, _, err = run_cli(capsys, *argv, "--src-lang", "en", "--tgt-lang", "xx", text)
+    assert (
+        status == 2
+        and err == "autohub: error: the model has no parameters for en->xx; it knows en->de, en->fr\n"
+    )
+    status, _, err = run_cli(capsys, *argv, "--src-lang", "en", text)
+    assert status == 2 and "both a source and a target language" in err
+
+
+def test_seq2seq_sampling_is_seeded_and_matches_transformers(
+    capsys: pytest.CaptureFixture[str], tiny_t5: Path
+) -> None:
+    argv = ["run", str(tiny_t5), "--task", "text2text-generation", "--do-sample", "--max-new-tokens", "8"]
+    first = run_json(capsys, *argv, "--seed", "5", "--top-k", "30", *T5_TEXTS)
+    assert run_json(capsys, *argv, "--seed", "5", "--top-k", "30", *T5_TEXTS) == first
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_t5)
+    model = transformers.T5ForConditionalGeneration.from_pretrained(tiny_t5).eval()
+    expected = []
+    for text in T5_TEXTS:  # each text sampled with a generator of its own
+        torch.manual_seed(5)
+        output = model.generate(
+            **tokenizer(text, return_tensors="pt"), do_sample=True, top_k=30, max_new_tokens=8
+        )
+        expected.append(tokenizer.decode(output[0], skip_special_tokens=True))
+    assert [item["generated_text"] for item in first] == expected
+
+
+# -- options, devices, help ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--task", "fill-mask", "--do-sample"], "--do-sample only applies to generation tasks"),
+        (["--task", "fill-mask", "--max-new-tokens", "3"], "--max-new-tokens only applies to generation"),
+        (["--task", "text-generation", "--temperature", "0.5"], "--temperature only apply with --do-sample"),
+        (["--task", "summarization", "--seed", "1", "--top-k", "3"], "--seed, --top-k only apply with"),
+        (["--task", "question-answering", "--top-k", "3"], "--top-k only applies to text-classification"),
+        (["--task", "summarization", "--src-lang", "en"], "--src-lang and --tgt-lang only apply to"),
+        (
+            ["--task", "fill-mask", "--device", "cuda"],
+            "device 'cuda' is not available: torch.cuda.is_available()",
+        ),
+        (["--task", "fill-mask", "--device", "mps"], "device 'mps' is not available"),
+        (["--task", "fill-mask", "--device", "gpu"], "unknown device 'gpu': "),
+    ],
+)
+def test_options_that_do_not_fit_are_refused(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], argv: list[str], message: str
+) -> None:
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    if "mps" in argv and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    status, out, err = run_cli(capsys, "run", str(checkpoints["masked"]), *argv, "a [MASK]")
+    assert (status, out) == (2, "")
+    assert err.startswith(f"autohub: error: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "x", "1.5"])
+def test_sampling_values_are_checked_by_the_parser(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "m", "--task", "text-generation", "--do-sample", "--top-p", value, "x"])
+    assert exit_info.value.code == 2
+    assert "argument --top-p" in capsys.readouterr().err
+
+
+def test_every_option_has_help() -> None:
+    from autohub_core import cli
+    from autohub_core.tasks import TASK_NAMES
+
+    parsers = [cli._parser(), *(cli._command_parser(command) for command in cli._COMMANDS)]
+    for parser in parsers:
+        for action in parser._actions:
+            if action.help == argparse.SUPPRESS and not action.option_strings:
+                continue  # the top level's hidden remainder
+            assert action.help and action.help.strip(), (parser.prog, action.dest)
+    task_help = next(a.help for a in cli._command_parser("run")._actions if a.dest == "task")
+    assert all(name in task_help for name in TASK_NAMES)
+
+
+def test_a_bug_is_one_line_asking_for_a_report(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autohub_core import tasks
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("an autohub bug\nsecond line")
+
+    monkeypatch.setattr(tasks.FillMask, "run", broken)
+    status, out, err = run_cli(capsys, "run", str(checkpoints["masked"]), "--task", "fill-mask", "a [MASK]")
+    assert (status, out) == (1, "")
+    assert (
+        err
+        == "autohub: internal error: RuntimeError: an autohub bug (please report it with the output of --debug)\n"
+    )
+    with pytest.raises(RuntimeError):
+        main(
+            ["run", str(checkpoints["masked"]), "--task", "fill-mask", "--debug", "a [MASK]"],
+            stdin=io.StringIO(),
+        )
+
+
+def test_no_numpy_warning_without_numpy(checkpoints: dict[str, Path]) -> None:
+    """A wheel-only install has no numpy: torch's harmless warning is not shown."""
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from autohub_core.cli import main\n"
+        f"sys.exit(main(['run', {str(checkpoints['sequence'])!r}, '--task', 'text-classification', 'hi']))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == "" and completed.stdout.split()[0] in {"negative", "neutral", "positive"}
