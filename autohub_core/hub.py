@@ -234,20 +234,13 @@ def _remote_header(
         return None
     except hub_errors.SafetensorsParsingError as error:
         raise WeightsError(f"{path_in_repo} of {repo_id} is not a valid safetensors file: {error}") from error
-    except (OSError, *_transport_errors()) as error:  # HTTP status and connection failures
+    except CheckpointNotFoundError:
+        raise
+    except Exception as error:  # an HTTP status or a connection failure, whatever HTTP client is in use
         raise CheckpointNotFoundError(
-            f"cannot read the header of {path_in_repo} of {repo_id}: {error}"
+            f"cannot read the header of {path_in_repo} of {repo_id}: {type(error).__name__}: {error}"
         ) from error
     return {name: (info.dtype, tuple(info.shape)) for name, info in metadata.tensors.items()}
-
-
-def _transport_errors() -> tuple[type[Exception], ...]:
-    """Connection failures of huggingface_hub's HTTP client that are not ``OSError`` (httpx, from 1.0)."""
-    try:
-        import httpx
-    except ImportError:  # huggingface_hub < 1.0 uses requests, whose errors are OSError
-        return ()
-    return (httpx.TransportError,)
 
 
 def cache_only(name_or_path: str | os.PathLike, options: HubOptions) -> bool:

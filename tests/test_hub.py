@@ -8,6 +8,7 @@ subprocesses) and the constants (for this process, where it is already imported)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -85,6 +86,36 @@ def hub_env(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf-home"))
     hub.clear_log()
     return cache
+
+
+@pytest.fixture(scope="module")
+def big(hub: HubServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Repos whose weights are far larger than the first 100 kB huggingface_hub asks for."""
+    root = tmp_path_factory.mktemp("big")
+    single = save_tiny_bert(root / "single", "BertModel", seed=6, vocab_size=20_000)
+    sharded = root / "sharded"
+    _transformers_model(single).save_pretrained(sharded, max_shard_size="1MB")
+    pickle_only = root / "pickle-only"
+    pickle_only.mkdir()
+    (pickle_only / "config.json").write_bytes((single / "config.json").read_bytes())
+    torch.save(_transformers_model(single).state_dict(), pickle_only / "pytorch_model.bin")
+    corrupt = {
+        "config.json": (single / "config.json").read_bytes(),
+        "model.safetensors": b"\x10" + bytes(200),
+    }
+    hub.add_commit("org/big-bert", single)
+    hub.add_commit("org/big-sharded", sharded)
+    hub.add_commit("org/pickle-only", pickle_only)
+    hub.add_commit("org/corrupt-header", corrupt)
+    return {"org/big-bert": single, "org/big-sharded": sharded, "org/pickle-only": pickle_only}
+
+
+def _inspect(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | None, str]:
+    from autohub_core.cli import main
+
+    status = main(["inspect", *argv, "--json"])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out) if status == 0 else None, captured.err
 
 
 def _transformers_model(directory: Path) -> torch.nn.Module:
@@ -329,3 +360,89 @@ def test_interrupted_download_is_retried_without_corrupting_the_cache(
     blob = hub_env / "models--org--tiny-bert" / "blobs" / sha256
     assert blob.read_bytes() == weights
     assert not list(hub_env.rglob("*.incomplete"))
+
+
+@pytest.mark.parametrize("repo", ["org/big-bert", "org/big-sharded"])
+def test_inspect_repo_id_reads_only_the_headers(
+    hub: HubServer, hub_env: Path, big: dict[str, Path], capsys: pytest.CaptureFixture[str], repo: str
+) -> None:
+    """Range requests for the headers: the CDN serves a small fraction of the weights, and the
+    summary equals that of a local copy."""
+    status, remote, err = _inspect(capsys, repo, "--cache-dir", str(hub_env))
+    assert status == 0, err
+    weights = {
+        name: content
+        for name, content in hub.repos[repo].commits[hub.repos[repo].refs["main"]].items()
+        if name.endswith(".safetensors")
+    }
+    served = hub.bytes_served("cdn")
+    assert served < sum(map(len, weights.values())) / 5
+    assert all(request.range and request.range.split("-")[1] for request in hub.served("GET", "cdn"))
+    assert sorted(request.path.rsplit("/", 1)[-1] for request in hub.served("GET", "cdn")) == sorted(
+        hashlib.sha256(content).hexdigest() for content in weights.values()
+    )  # one ranged GET per weights file: every header fits in the first 100 kB
+    assert not [path for path in hub_env.rglob("*.safetensors")]  # nothing downloaded into the cache
+    _, local, _ = _inspect(capsys, str(big[repo]))
+    assert remote["parameters"] == local["parameters"] == _transformers_model(big[repo]).num_parameters()
+    for key in ("dtype", "dtypes", "tensors", "weights_bytes", "weights_files", "model_type"):
+        assert remote[key] == local[key]
+    assert remote["weights_files"] == sorted(weights)
+
+
+def test_inspect_repo_id_from_the_cache_offline(
+    hub: HubServer, hub_env: Path, big: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    AutoModel.from_pretrained("org/big-sharded", cache_dir=hub_env)  # caches config, index and shards
+    hub.clear_log()
+    status, summary, err = _inspect(capsys, "org/big-sharded", "--cache-dir", str(hub_env), "--offline")
+    assert status == 0, err
+    assert summary["parameters"] == _transformers_model(big["org/big-sharded"]).num_parameters()
+    assert hub.served() == []
+
+
+def test_inspect_repo_without_safetensors_builds_on_meta(
+    hub: HubServer, hub_env: Path, big: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, summary, err = _inspect(capsys, "org/pickle-only", "--cache-dir", str(hub_env))
+    assert status == 0, err
+    assert summary["parameters"] == _transformers_model(big["org/big-bert"]).num_parameters()
+    assert summary["weights_files"] == [] and hub.served(server="cdn") == []
+
+
+@pytest.mark.parametrize(
+    ("repo", "message"),
+    [
+        ("org/corrupt-header", "model.safetensors of org/corrupt-header is not a valid safetensors file"),
+        ("org/private-bert", "org/private-bert is not a local directory and not a Hub repository you can"),
+        ("org/does-not-exist", "org/does-not-exist is not a local directory and not a Hub repository"),
+    ],
+)
+def test_inspect_bad_repo_is_a_one_line_error(
+    hub: HubServer,
+    hub_env: Path,
+    big: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    repo: str,
+    message: str,
+) -> None:
+    status, _, err = _inspect(capsys, repo, "--cache-dir", str(hub_env))
+    assert status == 2
+    assert err.startswith(f"autohub: error: {message}") and err.count("\n") == 1
+
+
+def test_unreachable_hub_while_reading_a_header_is_typed(
+    hub: HubServer, hub_env: Path, big: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    from autohub_core.hub import read_safetensors_header
+
+    dead = "http://127.0.0.1:9"  # nothing listens on the discard port
+    monkeypatch.setattr(constants, "ENDPOINT", dead)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", dead + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    with pytest.raises(
+        CheckpointNotFoundError, match=r"cannot read the header of model\.safetensors of org/big"
+    ):
+        read_safetensors_header("org/big-bert", "model.safetensors")
