@@ -20,7 +20,7 @@ from autohub_core.errors import (
     UnknownModelTypeError,
     UnsupportedFeatureError,
 )
-from autohub_core.hub import HubOptions, resolve_file
+from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
 from autohub_core.plugins import get_registry
 
 __all__ = ["TASKS", "AutoConfig", "AutoModel", "AutoTokenizer", "auto_class_for_task"]
@@ -363,6 +363,8 @@ def _tokenizer_class_from_files(name: str | os.PathLike, options: HubOptions, co
         return registry.lookup("tokenizer", model_type)
     if resolve_file(name, "tokenizer.json", options, required=False) is not None:
         return PreTrainedTokenizer
+    if cache_only(name, options):  # the files that would tell may be on the Hub: say what is missing
+        raise not_cached_error(str(name), "tokenizer.json")
     if isinstance(model_type, str):
         registry.lookup("tokenizer", model_type)  # raises the actionable "install a plugin" error
     raise TokenizerError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -236,6 +237,33 @@ def test_offline_mode(hub: HubServer, hub_env: Path, monkeypatch: pytest.MonkeyP
     AutoTokenizer.from_pretrained("org/tiny-bert", cache_dir=hub_env)
     assert hub.served() == []
     torch.testing.assert_close(_hidden(model), _expected(hub, "v2"), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("offline", ["local_files_only", "HF_HUB_OFFLINE"])
+def test_offline_uncached_repo_is_one_error_for_config_tokenizer_and_model(
+    hub: HubServer, hub_env: Path, monkeypatch: pytest.MonkeyPatch, offline: str
+) -> None:
+    from huggingface_hub import constants
+
+    kwargs = {"cache_dir": hub_env}
+    if offline == "local_files_only":
+        kwargs["local_files_only"] = True
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    tail = (
+        r" of org/tiny-bert is not in the cache and downloading is disabled "
+        r"\(local_files_only=True or HF_HUB_OFFLINE=1\)"
+    )
+    for auto_class, missing in (
+        (AutoConfig, "config.json"),
+        (AutoTokenizer, "tokenizer.json"),
+        (AutoModel, "config.json"),
+        (AutoModelForTokenClassification, "config.json"),
+    ):
+        with pytest.raises(CheckpointNotFoundError, match="^" + re.escape(missing) + tail):
+            auto_class.from_pretrained("org/tiny-bert", **kwargs)
+    assert hub.served() == []
 
 
 def test_offline_with_only_config_cached_names_the_missing_weights(
