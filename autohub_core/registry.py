@@ -3,7 +3,8 @@
 Plugins declare lazy ``"module:Class"`` strings; a string is imported on first lookup and
 the class cached. Runtime registrations (``AutoConfig.register`` ...) always win over
 plugins. When two plugins declare the same key, the choice is deterministic (preference
-order from ``AUTOHUB_PLUGINS``, else entry-point name) and a warning says which won.
+order from ``AUTOHUB_PLUGINS``, else entry-point name) and the conflict is recorded for
+discovery to report.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from autohub_core.errors import PluginError, UnknownModelTypeError
 
-__all__ = ["Declaration", "Registry", "import_target"]
+__all__ = ["Declaration", "Registry", "SkippedPlugin", "import_target"]
 
 KINDS = ("config", "tokenizer", "model", "head")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -70,56 +70,77 @@ def import_target(target: str) -> Any:
     return value
 
 
-class Registry:
-    """Thread-safe store of declared and runtime-registered classes."""
+@dataclass(frozen=True)
+class SkippedPlugin:
+    """An installed entry point that discovery did not load because of the plugin selection."""
 
-    def __init__(self) -> None:
+    name: str
+    distribution: str | None
+    reason: str  # e.g. "blocked by AUTOHUB_PLUGINS ('-gpt2')"
+
+
+class Registry:
+    """Thread-safe store of declared and runtime-registered classes.
+
+    ``on_miss`` (set by discovery) is called when a lookup finds no class; it returns True
+    when it rediscovered plugins, and the lookup is then tried once more.
+    """
+
+    def __init__(self, on_miss: Callable[[], bool] | None = None) -> None:
         self._lock = threading.RLock()
         self._declared: dict[tuple[str, str, str | None], list[Declaration]] = {}
         self._runtime: dict[tuple[str, str, str | None], Any] = {}
         self._resolved: dict[tuple[str, str, str | None], Any] = {}
         self._winner: dict[tuple[str, str, str | None], Declaration] = {}
+        self._on_miss = on_miss
         self.discovered = False
         self.conflicts: list[str] = []
+        self.skipped: list[SkippedPlugin] = []
 
     # -- filled by discovery ---------------------------------------------------------
 
-    def declare(self, declaration: Declaration) -> None:
-        """Record a plugin's lazy declaration (discovery calls this for each hook call)."""
-        with self._lock:
+    def set_declarations(
+        self,
+        declarations: Iterable[Declaration],
+        *,
+        preference: Sequence[str],
+        env_var: str,
+        skipped: Sequence[SkippedPlugin] = (),
+    ) -> None:
+        """Replace every plugin declaration at once, pick one per key (deterministically) and
+        record conflicts; runtime registrations are kept."""
+        declared: dict[tuple[str, str, str | None], list[Declaration]] = {}
+        for declaration in declarations:
             key = (declaration.kind, declaration.model_type, declaration.task)
-            self._declared.setdefault(key, []).append(declaration)
-
-    def mark_discovered(self, preference: Sequence[str], env_var: str) -> None:
-        """Pick one declaration per key (deterministically) and record conflicts."""
+            declared.setdefault(key, []).append(declaration)
+        rank = {name: index for index, name in enumerate(preference)}
+        winner: dict[tuple[str, str, str | None], Declaration] = {}
+        conflicts: list[str] = []
+        for key, candidates in sorted(declared.items(), key=lambda item: str(item[0])):
+            ordered = sorted(candidates, key=lambda d: (rank.get(d.plugin, len(rank)), d.plugin))
+            winner[key] = ordered[0]
+            if len({d.target for d in ordered}) > 1:
+                kind, model_type, task = key
+                what = f"{kind} {model_type!r}" + (f" task {task!r}" if task else "")
+                conflicts.append(
+                    f"plugins {[d.plugin for d in ordered]} all provide {what}; using "
+                    f"{ordered[0].plugin!r} ({ordered[0].target}). Set {env_var}="
+                    f"'{','.join(d.plugin for d in ordered)}' (preferred first) or block one with "
+                    f"'-name' to choose."
+                )
         with self._lock:
-            rank = {name: index for index, name in enumerate(preference)}
-            self._winner.clear()
-            self.conflicts.clear()
-            for key, candidates in sorted(self._declared.items(), key=lambda item: str(item[0])):
-                ordered = sorted(candidates, key=lambda d: (rank.get(d.plugin, len(rank)), d.plugin))
-                self._winner[key] = ordered[0]
-                distinct = {d.target for d in ordered}
-                if len(distinct) > 1:
-                    kind, model_type, task = key
-                    what = f"{kind} {model_type!r}" + (f" task {task!r}" if task else "")
-                    message = (
-                        f"plugins {[d.plugin for d in ordered]} all provide {what}; using "
-                        f"{ordered[0].plugin!r} ({ordered[0].target}). Set {env_var}="
-                        f"'{','.join(d.plugin for d in ordered)}' (preferred first) or block one with "
-                        f"'-name' to choose."
-                    )
-                    self.conflicts.append(message)
-                    warnings.warn(message, stacklevel=4)
+            self._declared, self._winner, self.conflicts = declared, winner, conflicts
+            self.skipped = list(skipped)
+            self._resolved.clear()
             self.discovered = True
 
     def clear_declarations(self) -> None:
-        """Forget every plugin declaration and resolved class (runtime registrations stay)."""
         with self._lock:
             self._declared.clear()
             self._winner.clear()
             self._resolved.clear()
             self.conflicts.clear()
+            self.skipped.clear()
             self.discovered = False
 
     # -- runtime registration ------------------------------------------------------
@@ -151,8 +172,19 @@ class Registry:
     # -- lookups ------------------------------------------------------------------
 
     def lookup(self, kind: str, model_type: str, task: str | None = None) -> Any:
-        """The class for ``(kind, model_type, task)``; imports a lazy target on first use."""
+        """The class for ``(kind, model_type, task)``; imports a lazy target on first use.
+
+        An unknown key calls ``on_miss`` first (plugins installed since discovery are then seen).
+        """
         key = (kind, model_type, task)
+        value = self._get(key)
+        if value is None and self._on_miss is not None and self._on_miss():
+            value = self._get(key)
+        if value is None:
+            raise self._unknown(kind, model_type, task)
+        return value
+
+    def _get(self, key: tuple[str, str, str | None]) -> Any | None:
         with self._lock:
             if key in self._runtime:
                 return self._runtime[key]
@@ -160,11 +192,10 @@ class Registry:
                 return self._resolved[key]
             declaration = self._winner.get(key)
         if declaration is None:
-            raise self._unknown(kind, model_type, task)
+            return None
         value = import_target(declaration.target)
         with self._lock:
-            self._resolved.setdefault(key, value)
-            return self._resolved[key]
+            return self._resolved.setdefault(key, value)
 
     def source(self, kind: str, model_type: str, task: str | None = None) -> str | None:
         """Which plugin (or "runtime") provides a key, without importing it."""
@@ -233,6 +264,16 @@ class Registry:
                 f"the plugin providing it does not offer one"
             )
         package = f"autohub-{model_type.replace('_', '-')}"
+        for plugin in self.skipped:  # the family's plugin by its usual names: entry point or distribution
+            if (
+                plugin.name.replace("_", "-") == model_type.replace("_", "-")
+                or plugin.distribution == package
+            ):
+                origin = f" ({plugin.distribution})" if plugin.distribution else ""
+                return UnknownModelTypeError(
+                    f"no loaded plugin provides model_type {model_type!r}: plugin {plugin.name!r}{origin} is "
+                    f"installed but {plugin.reason}; change that selection to load it"
+                )
         return UnknownModelTypeError(
             f"no plugin provides model_type {model_type!r} (installed model types: {installed}); "
             f"pip install {package} (or the plugin package providing it), or register it at runtime "

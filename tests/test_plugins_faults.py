@@ -132,8 +132,8 @@ def run_probe(root: Path, body: str, env: dict[str, str] | None = None) -> dict[
     environment["PYTHONPATH"] = os.pathsep.join([str(root), environment.get("PYTHONPATH", "")])
     environment.update(env or {})
     script = PROBE_HEAD + textwrap.dedent(body) + "\nprint('RESULT=' + json.dumps(result))\n"
-    completed = subprocess.run(
-        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
+    completed = subprocess.run(  # cwd: the '' entry of sys.path is ``root``, which only the test changes
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120, cwd=root
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     line = next(line for line in completed.stdout.splitlines() if line.startswith("RESULT="))
@@ -314,3 +314,118 @@ def test_first_use_discovery_is_thread_safe(tmp_path: Path) -> None:
     assert len(result["seen"]) == 1 and result["seen"][0][1:] == [True, "BertConfig"]
     # the probe discovered once before reset() and once after: the 8 racing threads added one call
     assert counter.read_text().count("called") == 2
+
+
+LATE_PLUGIN = """
+    from autohub_core.configuration import PretrainedConfig
+    from autohub_core.hookspecs import hookimpl
+
+    class LateConfig(PretrainedConfig):
+        model_type = "late"
+
+    @hookimpl
+    def autohub_register_configs(register):
+        with open({calls!r}, "a") as handle:
+            handle.write("called\\n")
+        register("late", "late_plugin:LateConfig")
+"""
+
+INSTALL_LATE = """
+import pathlib, textwrap
+site = pathlib.Path({site!r})
+dist_info = site / "autohub_late-0.1.dist-info"
+dist_info.mkdir()
+(dist_info / "METADATA").write_text("Metadata-Version: 2.1\\nName: autohub-late\\nVersion: 0.1\\n")
+(dist_info / "entry_points.txt").write_text("[autohub]\\nlate = late_plugin\\n")
+(site / "late_plugin.py").write_text(textwrap.dedent({source!r}))
+"""
+
+
+def _late_probe(tmp_path: Path, body: str, setup: str = "") -> tuple[dict[str, Any], Path]:
+    """Discover, run ``setup``, install the ``late`` plugin in the running process, run ``body``."""
+    site, calls = tmp_path / "site", tmp_path / "calls.txt"
+    site.mkdir()
+    install = INSTALL_LATE.format(site=str(site), source=LATE_PLUGIN.format(calls=str(calls)))
+    return run_probe(site, textwrap.dedent(setup) + install + textwrap.dedent(body)), calls
+
+
+def test_refresh_sees_a_plugin_installed_after_discovery(tmp_path: Path) -> None:
+    result, calls = _late_probe(
+        tmp_path,
+        """
+        result["before"] = get_registry().has("config", "late")
+        refresh()
+        result["after"] = get_registry().has("config", "late")
+        result["late"] = type(AutoConfig.for_model("late")).__name__
+        result["runtime_kept"] = type(AutoConfig.for_model("runtime-toy")).__name__
+        result["configure_kept"] = get_registry().has("config", "gpt2")
+        result["listed"] = [info.name for info in list_plugins()]
+        """,
+        setup="""
+        from autohub_core import AutoConfig, PretrainedConfig
+        from autohub_core.plugins import configure, refresh
+
+        class RuntimeToyConfig(PretrainedConfig):
+            model_type = "runtime-toy"
+
+        configure(block=["gpt2"])
+        AutoConfig.register("runtime-toy", RuntimeToyConfig)
+        get_registry()  # discovery with this selection, before the install
+        """,
+    )
+    assert result["before"] is False and result["after"] is True
+    assert result["late"] == "LateConfig" and "late" in result["listed"]
+    assert result["runtime_kept"] == "RuntimeToyConfig"
+    assert result["configure_kept"] is False and "gpt2" not in result["listed"]
+    assert calls.read_text().count("called") == 1
+
+
+def test_unknown_model_type_rediscovers_only_when_something_was_installed(tmp_path: Path) -> None:
+    """A lookup miss rediscovers when a sys.path directory changed since discovery (the
+    install), and never again while nothing changes: the late plugin's hook runs once."""
+    result, calls = _late_probe(
+        tmp_path,
+        """
+        from autohub_core import AutoConfig, UnknownModelTypeError
+
+        result["late"] = type(AutoConfig.for_model("late")).__name__
+        result["misses"] = []
+        for _ in range(3):
+            try:
+                AutoConfig.for_model("never-installed")
+            except UnknownModelTypeError as error:
+                result["misses"].append("pip install autohub-never-installed" in str(error))
+        """,
+    )
+    assert result["late"] == "LateConfig"
+    assert result["misses"] == [True, True, True]
+    assert calls.read_text().count("called") == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "configure", "reason"),
+    [
+        ("-gpt2", None, "blocked by AUTOHUB_PLUGINS ('-gpt2')"),
+        ("bert,t5", None, "blocked by AUTOHUB_PLUGINS ('bert,t5')"),
+        (None, "configure(block=['gpt2'])", "blocked by plugins.configure(allow=None, block=['gpt2'])"),
+    ],
+)
+def test_unknown_model_type_of_a_blocked_plugin_says_so(
+    tmp_path: Path, env: str | None, configure: str | None, reason: str
+) -> None:
+    result = run_probe(
+        tmp_path,
+        f"""
+        from autohub_core import AutoConfig, UnknownModelTypeError
+        from autohub_core.plugins import configure
+
+        {configure or "pass"}
+        try:
+            AutoConfig.for_model("gpt2")
+        except UnknownModelTypeError as error:
+            result["error"] = str(error)
+        """,
+        env={"AUTOHUB_PLUGINS": env} if env else None,
+    )
+    assert f"plugin 'gpt2' (autohub-gpt2) is installed but {reason}" in result["error"]
+    assert "pip install" not in result["error"]
