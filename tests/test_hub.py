@@ -461,15 +461,16 @@ def test_inspect_bad_repo_is_a_one_line_error(
 def test_unreachable_hub_while_reading_a_header_is_typed(
     hub: HubServer, hub_env: Path, big: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import huggingface_hub.file_download
     from huggingface_hub import constants
 
     from autohub_core.hub import read_safetensors_header
 
     dead = "http://127.0.0.1:9"  # nothing listens on the discard port
-    monkeypatch.setattr(constants, "ENDPOINT", dead)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", dead + "/{repo_id}/resolve/{revision}/{filename}"
-    )
+    template = dead + "/{repo_id}/resolve/{revision}/{filename}"
+    for module in (constants, huggingface_hub.file_download):  # huggingface_hub < 1.0 binds them at import
+        monkeypatch.setattr(module, "ENDPOINT", dead, raising=False)
+        monkeypatch.setattr(module, "HUGGINGFACE_CO_URL_TEMPLATE", template, raising=False)
     with pytest.raises(
         CheckpointNotFoundError, match=r"cannot read the header of model\.safetensors of org/big"
     ):
