@@ -244,8 +244,12 @@ def _remote_header(
 
 
 def cache_only(name_or_path: str | os.PathLike, options: HubOptions) -> bool:
-    """True when a repo id can only be read from the cache (local_files_only or HF_HUB_OFFLINE)."""
+    """True when a repo id can only be read from the cache: local_files_only, or offline mode
+    (huggingface_hub's, which it reads from HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE when imported,
+    or HF_HUB_OFFLINE set since)."""
     if is_local(name_or_path):
         return False
+    from huggingface_hub import constants
+
     offline = os.environ.get("HF_HUB_OFFLINE", "0").upper() in {"1", "ON", "YES", "TRUE"}
-    return options.local_files_only or offline
+    return options.local_files_only or offline or constants.HF_HUB_OFFLINE
