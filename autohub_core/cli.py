@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from autohub_core.errors import AutohubError, WeightsError
+from autohub_core.errors import AutohubError
 
 __all__ = ["checkpoint_summary", "main", "plugins_summary"]
 
@@ -169,7 +169,7 @@ def _plugin_infos() -> list[Any]:
 def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
     """Count parameters (floating-point tensors) from the safetensors header(s), reading no tensor data."""
     from autohub_core.hub import read_safetensors_header, resolve_file
-    from autohub_core.modeling import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+    from autohub_core.modeling import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, _read_index
 
     single = read_safetensors_header(name_or_path, SAFE_WEIGHTS_NAME, options, required=False)
     if single is not None:
@@ -178,11 +178,7 @@ def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
         index = resolve_file(name_or_path, SAFE_WEIGHTS_INDEX_NAME, options, required=False)
         if index is None:
             return None
-        try:
-            weight_map = json.loads(Path(index).read_text(encoding="utf-8"))["weight_map"]
-            shards = sorted(set(weight_map.values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise WeightsError(f"{index} is not a valid weights index: {error}") from error
+        shards = sorted(set(_read_index(index).values()))
         headers = {shard: read_safetensors_header(name_or_path, shard, options) for shard in shards}
     parameters = 0
     dtypes: Counter[str] = Counter()

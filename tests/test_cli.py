@@ -487,21 +487,26 @@ def test_inspect_counts_parameters_from_the_header_only(
     assert "AutoModelForTokenClassification: autohub_bert.modeling:BertForTokenClassification" in out
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "index"])
 def test_inspect_broken_safetensors_is_a_one_line_error(
     capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], tmp_path: Path, damage: str
 ) -> None:
     shutil.copytree(checkpoints["base"], tmp_path, dirs_exist_ok=True)
-    weights = tmp_path / "model.safetensors"
+    broken = tmp_path / "model.safetensors"
     if damage == "truncated":
-        _truncate_tensor_data(weights)
+        _truncate_tensor_data(broken)
+    elif damage == "index":
+        broken.unlink()
+        broken = tmp_path / "model.safetensors.index.json"
+        broken.write_text('{"metadata": {}}')
     else:
-        weights.write_bytes(
+        broken.write_bytes(
             b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" if damage == "garbage" else b""
         )
     status, out, err = run_cli(capsys, "inspect", str(tmp_path))
     assert status == 2 and out == ""
-    assert err.startswith(f"autohub: error: {weights} is not a valid safetensors file")
+    kind = "weights index" if damage == "index" else "safetensors file"
+    assert err.startswith(f"autohub: error: {broken} is not a valid {kind}")
     assert err.count("\n") == 1
 
 
