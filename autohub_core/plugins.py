@@ -68,6 +68,7 @@ class PluginInfo:
 
     @property
     def loaded(self) -> bool:
+        """Whether the plugin imported and registered without error."""
         return self.error is None
 
 

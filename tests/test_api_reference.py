@@ -24,12 +24,6 @@ API_DOCS = ROOT / "docs" / "api"
 
 _DIRECTIVE = re.compile(r"^::: *(?P<path>[\w.]+) *\n(?P<options>(?:[ \t]+\S.*\n?|[ \t]*\n)*)", re.MULTILINE)
 
-# Public functions/methods without a docstring in modules this test's author could not edit:
-# {"module:Qualified.name"}. Remove an entry once its docstring is written.
-KNOWN_MISSING_DOCSTRINGS = {
-    "autohub_core.plugins:PluginInfo.loaded",
-}
-
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
@@ -214,5 +208,5 @@ def _undocumented(module: str) -> list[str]:
 
 @pytest.mark.parametrize("module", sorted(modules()))
 def test_public_objects_have_docstrings(module: str) -> None:
-    missing = [where for where in _undocumented(module) if where not in KNOWN_MISSING_DOCSTRINGS]
+    missing = list(_undocumented(module))
     assert not missing, f"public objects without a docstring (the API reference shows it): {missing}"
