@@ -135,6 +135,7 @@ class Registry:
             self.discovered = True
 
     def clear_declarations(self) -> None:
+        """Forget what plugins declared (runtime registrations stay); the next use rediscovers."""
         with self._lock:
             self._declared.clear()
             self._winner.clear()
