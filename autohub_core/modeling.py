@@ -37,7 +37,7 @@ from autohub_core.errors import (
     UnsupportedFeatureError,
     WeightsError,
 )
-from autohub_core.hub import HubOptions, cache_only, resolve_file
+from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
 
 __all__ = ["SAFE_WEIGHTS_INDEX_NAME", "SAFE_WEIGHTS_NAME", "LoadingInfo", "PreTrainedModel"]
 
@@ -823,12 +823,9 @@ class _WeightsSource:
                     source._files[key] = path
             return source
         tried = ", ".join(filename for filename, _ in candidates)
-        hint = (
-            " in the cache (local_files_only=True or HF_HUB_OFFLINE=1: download it once online)"
-            if cache_only(name, options)
-            else ""
-        )
-        raise CheckpointNotFoundError(f"{name} has no weights file{hint}: looked for {tried}")
+        if cache_only(name, options):
+            raise not_cached_error(str(name), f"a weights file ({tried})")
+        raise CheckpointNotFoundError(f"{name} has no weights file: looked for {tried}")
 
     def names(self) -> list[str]:
         if self._state_dict is not None:

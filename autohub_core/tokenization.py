@@ -25,7 +25,7 @@ from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, p
 from tokenizers.models import WordPiece
 
 from autohub_core.errors import CheckpointNotFoundError, TokenizerError
-from autohub_core.hub import HubOptions, resolve_file
+from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
 
 __all__ = [
     "BatchEncoding",
@@ -396,6 +396,10 @@ class PreTrainedTokenizer:
                 try:
                     init_kwargs[key] = resolve_file(name_or_path, filename, options)
                 except CheckpointNotFoundError as error:
+                    if cache_only(name_or_path, options):
+                        raise not_cached_error(
+                            str(name_or_path), f"{TOKENIZER_FILE} or {filename}"
+                        ) from error
                     raise CheckpointNotFoundError(
                         f"{name_or_path} has neither {TOKENIZER_FILE} nor {filename}: cannot build "
                         f"a {cls.__name__}"

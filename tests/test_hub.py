@@ -278,8 +278,12 @@ def test_offline_with_only_config_cached_names_the_missing_weights(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     hub.clear_log()
-    with pytest.raises(CheckpointNotFoundError, match=r"no weights file in the cache .*HF_HUB_OFFLINE"):
+    with pytest.raises(
+        CheckpointNotFoundError, match=r"a weights file .* is not in the cache .*HF_HUB_OFFLINE"
+    ):
         AutoModel.from_pretrained("org/tiny-bert", cache_dir=hub_env)
+    with pytest.raises(CheckpointNotFoundError, match=r"tokenizer.json or vocab.txt .* is not in the cache"):
+        AutoTokenizer.from_pretrained("org/tiny-bert", cache_dir=hub_env)
     assert hub.served() == []
 
 
