@@ -19,7 +19,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from autohub_core.errors import AutohubError
 
@@ -508,12 +508,21 @@ _COMMANDS = {
 }
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: values quoted in a message keep their newlines escaped."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     """The top level: global options, the command name, and the command's own arguments."""
     from autohub_core import __version__
 
     epilog = "commands:\n" + "".join(f"  {name:<9} {text}\n" for name, text in _COMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="autohub",
         description="Inspect autohub plugins and checkpoints, and run models on text.",
         epilog=epilog + "\nrun 'autohub COMMAND --help' for a command's options",
@@ -529,7 +538,7 @@ def _parser() -> argparse.ArgumentParser:
 def _command_parser(command: str) -> argparse.ArgumentParser:
     from autohub_core.tasks import AGGREGATION_STRATEGIES, TASK_NAMES
 
-    parser = argparse.ArgumentParser(prog=f"autohub {command}", description=_COMMANDS[command])
+    parser = _ArgumentParser(prog=f"autohub {command}", description=_COMMANDS[command])
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     parser.add_argument("--json", action="store_true", help="print JSON")
     if command == "plugins":
