@@ -387,8 +387,8 @@ def _generate(args: argparse.Namespace, task: Any, texts: list[str], out: TextIO
     results = []
     for text in texts:
         with _deferred_diagnostics(err):
-            if stream is not None:
-                out.write(text if args.task == "text-generation" else "")
+            if stream is not None and args.task == "text-generation":  # the continuation follows its prompt
+                out.write(text)
                 out.flush()
             (result,) = task.run([text], stream=stream, **options)
             if stream is not None:

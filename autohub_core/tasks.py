@@ -708,7 +708,8 @@ class Text2TextGeneration(_Generation):
         """One ``{"generated_text"}`` (``summary_text``, ``translation_text``) dict per text.
 
         Without ``max_new_tokens`` the length comes from the generation config (and the task's
-        parameters); ``stream`` receives the text as it is produced (all at once with beam search).
+        parameters); ``stream`` receives the text as it is produced (all at once with beam search);
+        ``seed`` and the sampling options in ``generate_kwargs`` work as in :meth:`TextGeneration.run`.
         """
         params = self.task_params(src_lang, tgt_lang)
         prefix = params.get("prefix", getattr(self.model.config, "prefix", None)) or ""
