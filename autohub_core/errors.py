@@ -52,6 +52,11 @@ class MissingExtraError(AutohubError, ImportError):
     """An optional dependency is not installed; the message names the pip extra that installs it."""
 
 
+class PlacementError(AutohubError, ValueError):
+    """A ``device_map`` / ``max_memory`` / offload / tensor-parallel request cannot be carried out
+    (unknown module, memory too small for one unit, folder not writable, no distributed launch)."""
+
+
 class GenerationError(AutohubError, ValueError):
     """``generate()`` was called with arguments that cannot work for this model."""
 

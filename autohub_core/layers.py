@@ -11,11 +11,13 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from autohub_core.errors import LabelError, UnsupportedConfigError
 
 __all__ = [
     "ACTIVATIONS",
+    "Conv1D",
     "additive_mask",
     "attention",
     "causal_lm_loss",
@@ -29,6 +31,30 @@ __all__ = [
     "sequence_classification_loss",
     "token_classification_loss",
 ]
+
+
+class Conv1D(nn.Module):
+    """A linear layer whose weight is stored transposed, ``(in_features, out_features)``, as in
+    GPT-2-style checkpoints (transformers' ``pytorch_utils.Conv1D``).
+
+    ``residual_projection`` marks the projections back into the residual stream, which GPT-2
+    initialises with a smaller standard deviation. Tensor-parallel plans shard its weight on
+    dim 1 for ``colwise`` and dim 0 for ``rowwise``.
+    """
+
+    def __init__(self, out_features: int, in_features: int, residual_projection: bool = False) -> None:
+        super().__init__()
+        self.out_features = out_features
+        self.in_features = in_features
+        self.residual_projection = residual_projection
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(out_features))
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """``hidden_states @ weight + bias`` over the last dimension."""
+        output_shape = (*hidden_states.shape[:-1], self.out_features)
+        flat = hidden_states.reshape(-1, hidden_states.shape[-1])
+        return torch.addmm(self.bias, flat, self.weight).view(output_shape)
 
 
 def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:

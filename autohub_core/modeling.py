@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -34,10 +34,15 @@ from autohub_core.errors import (
     AutohubError,
     CheckpointNotFoundError,
     ConfigError,
+    PlacementError,
     UnsupportedFeatureError,
     WeightsError,
 )
 from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
+from autohub_core.placement import DeviceMap, is_multi_device
+
+if TYPE_CHECKING:
+    from autohub_core.parallel import TensorParallel
 
 __all__ = ["SAFE_WEIGHTS_INDEX_NAME", "SAFE_WEIGHTS_NAME", "LoadingInfo", "PreTrainedModel"]
 
@@ -149,7 +154,9 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     transformers' names: ``supports_gradient_checkpointing`` (its repeated blocks subclass
     :class:`GradientCheckpointingLayer`), ``_no_split_modules`` (class names accelerate keeps
     on one device), ``_keep_in_fp32_modules`` (module names kept in float32 when loading in
-    float16) and ``_keep_in_fp32_modules_strict`` (float16 and bfloat16).
+    float16), ``_keep_in_fp32_modules_strict`` (float16 and bfloat16), and the tensor-parallel
+    plan: ``base_model_tp_plan`` (module pattern -> style, relative to the base model) and a
+    head's ``_tp_plan`` for its own modules (see :mod:`autohub_core.parallel`).
     """
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
@@ -161,6 +168,8 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     _no_split_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules_strict: ClassVar[list[str] | None] = None
+    base_model_tp_plan: ClassVar[dict[str, str] | None] = None
+    _tp_plan: ClassVar[dict[str, str] | None] = None
     _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
 
@@ -173,6 +182,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             )
         self.config = config
         self.name_or_path = config.name_or_path
+        self._tensor_parallel: TensorParallel | None = None
 
     # -- hooks for families ------------------------------------------------------------
 
@@ -281,8 +291,28 @@ class PreTrainedModel(AdapterMixin, nn.Module):
 
     @property
     def device(self) -> torch.device:
-        """The device of the first parameter."""
+        """The device of the first parameter; for a model dispatched over several devices
+        (``device_map``), the device its inputs go to."""
+        hook = getattr(self, "_hf_hook", None)
+        if getattr(hook, "execution_device", None) is not None:
+            return torch.device(hook.execution_device)
         return next(self.parameters()).device
+
+    @property
+    def tp_size(self) -> int | None:
+        """The tensor-parallel size of a model loaded with ``tp_plan=``, else None."""
+        return self._tensor_parallel.size if self._tensor_parallel is not None else None
+
+    @property
+    def device_mesh(self) -> Any:
+        """The ``DeviceMesh`` of a model loaded with ``tp_plan=``, else None."""
+        return self._tensor_parallel.mesh if self._tensor_parallel is not None else None
+
+    @property
+    def tp_plan(self) -> dict[str, str]:
+        """The tensor-parallel plan applied to this model (module name -> style); empty unless
+        loaded with ``tp_plan=``. :func:`autohub_core.parallel.declared_plan` gives the declared one."""
+        return dict(self._tensor_parallel.plan) if self._tensor_parallel is not None else {}
 
     @property
     def dtype(self) -> torch.dtype:
@@ -484,8 +514,14 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         output_loading_info: bool = False,
         dtype: str | torch.dtype | None = None,
         torch_dtype: str | torch.dtype | None = None,
-        device_map: str | torch.device | dict | None = None,
+        device_map: str | int | torch.device | dict | None = None,
         device: str | torch.device | None = None,
+        max_memory: dict | None = None,
+        offload_folder: str | os.PathLike | None = None,
+        offload_buffers: bool = False,
+        tp_plan: str | dict[str, str] | None = None,
+        tp_size: int | None = None,
+        device_mesh: Any = None,
         ignore_mismatched_sizes: bool = False,
         use_safetensors: bool | None = None,
         weights_only: bool = True,
@@ -496,13 +532,36 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         kwargs naming config attributes (``num_labels``, ``id2label``, ``output_attentions``
         ...) update the config; download options are passed to huggingface_hub. Returns the
         model in eval mode, or ``(model, loading_info)`` with ``output_loading_info=True``.
+
+        Placement: ``device`` / a one-device ``device_map`` put the whole model there. A strategy
+        (``"auto"``, ``"balanced"``, ``"balanced_low_0"``, ``"sequential"``), a map over several
+        devices or ``"disk"``, ``max_memory``, ``offload_folder`` and ``offload_buffers`` go through
+        accelerate (extra ``autohub-core[accelerate]``). ``tp_plan="auto"`` (with ``tp_size`` /
+        ``device_mesh``) shards the model over the ranks of a ``torchrun`` launch.
         """
         _refuse_unsupported(kwargs)
-        for ignored in ("low_cpu_mem_usage", "attn_implementation", "_fast_init"):
+        for ignored in ("low_cpu_mem_usage", "attn_implementation", "_fast_init", "offload_state_dict"):
             kwargs.pop(ignored, None)
         options = HubOptions.pop_from(kwargs)
         config, model_kwargs = cls._config_for_loading(pretrained_model_name_or_path, config, options, kwargs)
-        target_device = _resolve_device(device, device_map)
+        tensor_parallel = None
+        if tp_plan is not None:
+            if device_map is not None or max_memory is not None or offload_folder is not None:
+                raise PlacementError(
+                    "tp_plan cannot be combined with device_map / max_memory / offload_folder"
+                )
+            from autohub_core.parallel import TensorParallel
+
+            tensor_parallel = TensorParallel.launch(tp_plan, tp_size, device_mesh)
+            target_device = tensor_parallel.device
+        elif tp_size is not None or device_mesh is not None:
+            raise PlacementError("tp_size= and device_mesh= need tp_plan= (e.g. tp_plan='auto')")
+        elif device_map is None and (max_memory is not None or offload_folder is not None):
+            raise PlacementError("max_memory= and offload_folder= need device_map= (e.g. device_map='auto')")
+        elif is_multi_device(device_map, max_memory, offload_folder):
+            target_device = torch.device("cpu")  # decided per module below
+        else:
+            target_device = _resolve_device(device, device_map)
 
         if state_dict is None:
             if pretrained_model_name_or_path is None:
@@ -518,7 +577,24 @@ class PreTrainedModel(AdapterMixin, nn.Module):
 
         with torch.device("meta"), _no_init_on_meta():
             model = _construct(cls, config, model_args, model_kwargs)
-        info = model._load_weights(source, target_dtype, target_device, ignore_mismatched_sizes)
+        placement = None
+        if tensor_parallel is None and is_multi_device(device_map, max_memory, offload_folder):
+            placement = DeviceMap(
+                model,
+                device_map if device_map is not None else "auto",
+                max_memory=max_memory,
+                dtype=target_dtype,
+                float32_kept=model._float32_kept(iter(dict(_named_tensors(model))), target_dtype),
+                offload_folder=offload_folder,
+                offload_buffers=offload_buffers,
+            )
+        info = model._load_weights(
+            source, target_dtype, target_device, ignore_mismatched_sizes, placement, tensor_parallel
+        )
+        if placement is not None:
+            placement.dispatch(model)
+        elif device_map is not None:
+            model.hf_device_map = {"": str(target_device)}
         model.name_or_path = str(pretrained_model_name_or_path or "")
         model.config.name_or_path = model.name_or_path
         model.eval()
@@ -565,7 +641,12 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         dtype: torch.dtype,
         device: torch.device,
         ignore_mismatched_sizes: bool,
+        placement: DeviceMap | None = None,
+        tensor_parallel: TensorParallel | None = None,
     ) -> LoadingInfo:
+        """Assign the checkpoint's tensors in place of the meta placeholders: on ``device``, on
+        each module's device of ``placement`` (left on disk where it says so), or as this rank's
+        slices under ``tensor_parallel``."""
         info = LoadingInfo()
         expected = dict(_named_tensors(self))
         rename = _key_mapper(self.base_model_prefix, set(expected), source.names())
@@ -574,6 +655,10 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             expected = dict(_named_tensors(self))
             aliases = _alias_groups(self)
         modules = dict(self.named_modules(remove_duplicate=False))
+        buffers = {name for name, _ in self.named_buffers(remove_duplicate=False)}
+        if tensor_parallel is not None:
+            tensor_parallel.resolve(self)
+        shardings = tensor_parallel.shardings if tensor_parallel is not None else {}
         float32_kept = dict.fromkeys(self._float32_kept(expected, dtype), torch.float32)
         loaded: set[str] = set()
         for checkpoint_key in source.names():
@@ -584,14 +669,38 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             if key in loaded:
                 continue  # a tied alias already provided this tensor
             placeholder = expected[key]
-            tensor = source.get(checkpoint_key)
-            if tuple(tensor.shape) != tuple(placeholder.shape):
-                info.mismatched_keys.append((key, tuple(tensor.shape), tuple(placeholder.shape)))
+            shape = source.shape_of(checkpoint_key)
+            if shape != tuple(placeholder.shape):
+                info.mismatched_keys.append((key, shape, tuple(placeholder.shape)))
                 continue
-            if tensor.is_floating_point() and placeholder.is_floating_point():
-                tensor = tensor.to(device=device, dtype=float32_kept.get(key, dtype))
+            target_dtype = placeholder.dtype
+            if placeholder.is_floating_point() and source.dtype_of(checkpoint_key).is_floating_point:
+                target_dtype = float32_kept.get(key, dtype)
+            target = placement.device_of(key, key in buffers) if placement is not None else device
+            if target is None:  # offloaded: stays on disk, the placeholder stays on meta
+                if (
+                    source.file_of(checkpoint_key) is not None
+                    and source.file_of(checkpoint_key).suffix == ".safetensors"
+                ):
+                    placement.refer(key, source.file_of(checkpoint_key), checkpoint_key, target_dtype)
+                else:
+                    placement.write(key, source.get(checkpoint_key).to(target_dtype))
+                loaded.update(aliases.get(key, (key,)))
+                continue
+            sharding = shardings.get(key)
+            if sharding is not None and sharding.dim is not None:
+                pieces = [
+                    source.get(checkpoint_key, index)
+                    for index in tensor_parallel.local_slices(shape, sharding)
+                ]
+                local = torch.cat(pieces, dim=sharding.dim) if len(pieces) > 1 else pieces[0]
+                tensor = tensor_parallel.distribute(
+                    local.to(device=target, dtype=target_dtype), shape, sharding
+                )
             else:
-                tensor = tensor.to(device=device, dtype=placeholder.dtype)
+                tensor = source.get(checkpoint_key).to(device=target, dtype=target_dtype)
+                if sharding is not None:
+                    tensor = tensor_parallel.distribute(tensor, shape, sharding)
             new_value = _wrap_like(placeholder, tensor)
             for name in aliases.get(key, (key,)):
                 module_path, _, local = name.rpartition(".")
@@ -606,7 +715,22 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 f"{type(self).__name__} expects ({details}); check the config, or pass "
                 "ignore_mismatched_sizes=True to re-initialise them"
             )
-        self._materialize_missing(dtype, device, float32_kept)
+        still_meta = [name for name, tensor in _named_tensors(self) if tensor.is_meta and name not in loaded]
+        offloaded = {name for name, tensor in expected.items() if tensor.is_meta and name in loaded}
+        self._materialize_missing(dtype, device, float32_kept, placement, buffers, offloaded)
+        if tensor_parallel is not None:
+            for name in still_meta:
+                module_path, _, local = name.rpartition(".")
+                value = tensor_parallel.scatter(getattr(modules[module_path], local), shardings.get(name))
+                _set_local(modules[module_path], local, _wrap_like(expected[name], value))
+            tensor_parallel.install(self)
+            self._tensor_parallel = tensor_parallel
+        if placement is not None:  # weights the checkpoint lacks, on a module left on disk
+            for name in still_meta:
+                if placement.device_of(name, name in buffers) is None:
+                    module_path, _, local = name.rpartition(".")
+                    placement.write(name, getattr(modules[module_path], local).detach())
+                    _set_local(modules[module_path], local, expected[name])
         self.tie_weights()
         mismatched = {key for key, _, _ in info.mismatched_keys}
         persistent = [name for name in expected if _is_persistent(modules, name)]
@@ -674,16 +798,26 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         return [name for name in names if matcher.search(name.rpartition(".")[0])]
 
     def _materialize_missing(
-        self, dtype: torch.dtype, device: torch.device, float32_kept: dict[str, torch.dtype]
+        self,
+        dtype: torch.dtype,
+        device: torch.device,
+        float32_kept: dict[str, torch.dtype],
+        placement: DeviceMap | None = None,
+        buffers: set[str] | frozenset[str] = frozenset(),
+        offloaded: set[str] | frozenset[str] = frozenset(),
     ) -> None:
-        """Allocate and initialise every tensor still on the meta device."""
+        """Allocate and initialise every tensor still on the meta device but the ``offloaded``
+        ones (their data stays on disk); a tensor ``placement`` puts on disk is initialised on the
+        CPU, for the caller to offload."""
         still_meta = (tensor for tensor in self._tensors() if tensor.is_meta)
         _check_fits_in_memory(still_meta, dtype, device, type(self).__name__)
         for module_name, module in self.named_modules():
             pending = [
-                (name, tensor)
+                name
                 for name, tensor in [*module._parameters.items(), *module._buffers.items()]
-                if tensor is not None and tensor.is_meta
+                if tensor is not None
+                and tensor.is_meta
+                and (f"{module_name}.{name}" if module_name else name) not in offloaded
             ]
             if not pending:
                 continue
@@ -697,12 +831,18 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 target_dtype = (
                     float32_kept.get(full_name, dtype) if tensor.is_floating_point() else tensor.dtype
                 )
-                if tensor.is_meta:
-                    fresh = torch.empty(tensor.shape, dtype=target_dtype, device=device)
+                if tensor.is_meta and full_name not in offloaded:
+                    target = device
+                    if placement is not None:
+                        target = placement.device_of(full_name, full_name in buffers) or torch.device("cpu")
+                    fresh = torch.empty(tensor.shape, dtype=target_dtype, device=target)
                     _set_local(module, name, _wrap_like(tensor, fresh))
                 else:
                     kept[name] = tensor
-                    _set_local(module, name, _wrap_like(tensor, torch.empty_like(tensor)))
+                    scratch = torch.empty(
+                        tensor.shape, dtype=tensor.dtype, device="cpu" if tensor.is_meta else tensor.device
+                    )
+                    _set_local(module, name, _wrap_like(tensor, scratch))
             with torch.no_grad():
                 if callable(getattr(module, "reset_parameters", None)):
                     module.reset_parameters()  # the values it had when constructed, for modules _init_weights skips
@@ -848,19 +988,36 @@ class _WeightsSource:
         name = handle.get_slice(key).get_dtype()
         return _SAFETENSORS_DTYPES.get(name, torch.int64)
 
+    def shape_of(self, key: str) -> tuple[int, ...]:
+        """The stored shape of ``key`` without reading the tensor's data."""
+        if self._state_dict is not None:
+            return tuple(self._state_dict[key].shape)
+        handle = self._handle(self._files[key])
+        if isinstance(handle, dict):
+            return tuple(handle[key].shape)
+        return tuple(handle.get_slice(key).get_shape())
+
+    def file_of(self, key: str) -> Path | None:
+        """The file holding ``key`` (None for a state dict)."""
+        return self._files.get(key)
+
     def _handle(self, path: Path) -> Any:
         if self._open is None or self._open[0] != path:
             self._open = (path, _open_weights(path, self._weights_only, self.device))
         return self._open[1]
 
-    def get(self, key: str) -> torch.Tensor:
+    def get(self, key: str, index: tuple[slice, ...] | None = None) -> torch.Tensor:
+        """The tensor ``key``, or only its ``index`` part (read without reading the rest)."""
         if self._state_dict is not None:
-            return self._state_dict[key]
+            tensor = self._state_dict[key]
+            return tensor if index is None else tensor[index]
         path = self._files[key]
         handle = self._handle(path)
         try:
             if isinstance(handle, dict):
-                return handle[key]
+                return handle[key] if index is None else handle[key][index]
+            if index is not None:
+                return handle.get_slice(key)[index]
             return handle.get_tensor(key)
         except Exception as error:
             raise WeightsError(f"{path}: cannot read tensor {key!r}: {error}") from error

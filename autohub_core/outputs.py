@@ -8,6 +8,7 @@ skipped in the dict and tuple views, exactly like transformers.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -39,7 +40,13 @@ class ModelOutput(OrderedDict):
     """Base of every output: attribute, key and index access over the non-None fields."""
 
     def __post_init__(self) -> None:
-        for field in fields(self):  # type: ignore[arg-type]
+        all_fields = fields(self)  # type: ignore[arg-type]
+        first = getattr(self, all_fields[0].name)
+        if isinstance(first, Mapping) and all(getattr(self, f.name) is None for f in all_fields[1:]):
+            # Rebuilt from its dict view (``type(output)(dict)``, as accelerate's hooks do).
+            for field in all_fields:
+                object.__setattr__(self, field.name, first.get(field.name))
+        for field in all_fields:
             value = getattr(self, field.name)
             if value is not None:
                 super().__setitem__(field.name, value)
