@@ -2,7 +2,7 @@
 `floors` (the oldest declared dependencies), `wheels` (built wheels in a fresh virtualenv), `bench`.
 
 torch is pinned by constraints.txt to the CPU build used in development and CI; the
-packages themselves only ask for ``torch>=2.3``.
+core only asks for ``torch>=2.5``.
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ def floors(session: nox.Session) -> None:
     autohub-gpt2 (the same dependencies as autohub-bert) is installed too, as the second plugin.
 
     torch stays pinned to 2.13.0 (constraints.txt): PyPI's Linux wheels of older torch are
-    multi-GB CUDA builds. Its floor (2.3) is the newest API the code uses:
-    ``torch.get_default_device`` and ``torch.compiler.is_compiling``, both new in 2.3.
+    multi-GB CUDA builds. The core's floor (2.5) is the newest API it uses: the public
+    ``torch.distributed.tensor`` (DTensor) of tensor parallelism.
     """
     test_files = {
         str(path.relative_to(ROOT))

@@ -146,6 +146,22 @@ def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
     if weights is None:
         weights = _meta_weights_summary(config)
     return {
+        **_summary_head(name_or_path, model_type, plugin_name, plugin, config, config_dict, classes),
+        **weights,
+        **_placement_summary(config, classes),
+    }
+
+
+def _summary_head(
+    name_or_path: str,
+    model_type: str,
+    plugin_name: str | None,
+    plugin: Any,
+    config: Any,
+    config_dict: dict[str, Any],
+    classes: dict[str, str | None],
+) -> dict[str, Any]:
+    return {
         "name_or_path": str(name_or_path),
         "model_type": model_type,
         "plugin": plugin_name,
@@ -156,7 +172,33 @@ def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
         if config_dict.get("id2label")
         else [],
         "classes": classes,
-        **weights,
+    }
+
+
+def _placement_summary(config: Any, classes: dict[str, str | None]) -> dict[str, Any]:
+    """What the family declares for placing the checkpoint's architecture (else its base model):
+    accelerate's unit (``_no_split_modules``) and the tensor-parallel plan, read off the class
+    built on the meta device."""
+    import torch
+
+    from autohub_core.auto import BASE_TASK, TASKS, auto_class_for_task
+    from autohub_core.parallel import declared_plan
+
+    architecture = (config.architectures or [None])[0]
+    task = next(
+        (
+            TASKS[auto_name]
+            for auto_name, target in classes.items()
+            if auto_name in TASKS and target and target.rpartition(":")[2] == architecture
+        ),
+        BASE_TASK,
+    )
+    with torch.device("meta"):
+        model = auto_class_for_task(task).from_config(config)
+    return {
+        "placement_class": type(model).__name__,
+        "no_split_modules": list(model._no_split_modules or []),
+        "tp_plan": declared_plan(model),
     }
 
 
@@ -242,6 +284,11 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
     out.write("  classes:\n")
     for auto_name, target in summary["classes"].items():
         out.write(f"    {auto_name}: {target or '-'}\n")
+    out.write(f"  placement ({summary['placement_class']}):\n")
+    out.write(f"    no_split_modules: {', '.join(summary['no_split_modules']) or '-'}\n")
+    out.write(f"    tp_plan:{'' if summary['tp_plan'] else ' -'}\n")
+    for pattern, style in summary["tp_plan"].items():
+        out.write(f"      {pattern}: {style}\n")
 
 
 def _human(number: int | None) -> str:

@@ -865,7 +865,9 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     ) -> None:
         """Write config.json and the weights in transformers' format (safetensors, sharded if large).
 
-        Tied weights are written once. With adapters loaded, only the active adapter is written
+        Tied weights are written once. A tensor-parallel model is gathered by every rank (call it
+        on all of them) and written by rank 0; a disk-offloaded one is read back module by module.
+        With adapters loaded, only the active adapter is written
         (adapter_config.json + adapter_model.safetensors), as transformers does. Every file is written to a temporary name and moved
         into place, so an interrupted save leaves the previous checkpoint intact.
         """
@@ -875,6 +877,21 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             raise TypeError(f"save_pretrained got unexpected arguments: {sorted(kwargs)}")
         if not safe_serialization:
             raise UnsupportedFeatureError("autohub only writes safetensors (safe_serialization=True)")
+        if self._tensor_parallel is not None:  # every rank gathers, global rank 0 writes
+            import torch.distributed as dist
+
+            state_dict = self._tensor_parallel.gather(
+                state_dict if state_dict is not None else self.state_dict()
+            )
+            is_main_process = is_main_process and dist.get_rank() == 0
+        elif (
+            state_dict is None
+            and getattr(self, "hf_device_map", None)
+            and any(t.is_meta for t in self._tensors())
+        ):
+            from accelerate.utils.modeling import get_state_dict_offloaded_model
+
+            state_dict = get_state_dict_offloaded_model(self)  # disk-offloaded weights read back
         if not is_main_process:
             return
         directory = Path(save_directory)

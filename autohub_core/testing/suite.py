@@ -9,9 +9,13 @@ the class-level ``pytest_generate_tests``. Override the ``inputs_for`` / ``label
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import math
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +27,7 @@ from autohub_core.auto import BASE_TASK, AutoConfig, AutoTokenizer, auto_class_f
 from autohub_core.configuration import CONFIG_NAME, PretrainedConfig, read_json_file
 from autohub_core.modeling import SAFE_WEIGHTS_NAME, PreTrainedModel
 from autohub_core.outputs import ModelOutput
+from autohub_core.parallel import STYLES, declared_plan, matching_modules
 from autohub_core.plugins import get_registry, list_plugins
 
 __all__ = ["ConformanceSuite"]
@@ -90,6 +95,9 @@ class ConformanceSuite:
     decoder_length: ClassVar[int] = 5
     num_choices: ClassVar[int] = 3
     output_atol: ClassVar[float] = 1e-6
+    tensor_parallel_overrides: ClassVar[dict[str, Any]] = {}
+    """Config overrides for the tensor-parallel run (sizes and head counts the 2 ranks divide)."""
+    tensor_parallel_atol: ClassVar[float] = 1e-5
     """Round-trip output tolerance: weights are bit-identical, but kernels may round differently
     on differently aligned (memory-mapped) tensors."""
 
@@ -388,6 +396,74 @@ class ConformanceSuite:
         assert victim in caplog.text, "a missing key must be warned about"
         restored = loaded.state_dict()[victim]
         assert not restored.is_meta and torch.isfinite(restored).all()
+
+    def test_tensor_parallel_plan_names_real_modules(self, task: str) -> None:
+        """The declared tensor-parallel plan (``base_model_tp_plan`` + ``_tp_plan``) uses the plan
+        vocabulary and each entry names modules of the model; ``_no_split_modules`` names classes
+        the model has."""
+        with torch.device("meta"):
+            model = self.build_model(task, **self.tensor_parallel_overrides)
+        plan = declared_plan(model)
+        assert plan, f"{type(model).__name__} declares no tensor-parallel plan (base_model_tp_plan)"
+        for pattern, style in plan.items():
+            assert style.partition(":")[0] in STYLES, f"{pattern}: unknown style {style!r}"
+            assert matching_modules(model, pattern), (
+                f"plan entry {pattern!r} names no module of {type(model).__name__}"
+            )
+        classes = {type(module).__name__ for module in model.modules()}
+        assert model._no_split_modules, f"{type(model).__name__} declares no _no_split_modules"
+        assert set(model._no_split_modules) <= classes, (
+            f"_no_split_modules {model._no_split_modules} not all in the model"
+        )
+
+    def test_tensor_parallel_matches_single_process(self, tmp_path: Path) -> None:
+        """Under ``torchrun --nproc_per_node=2`` (gloo on CPU) every task loaded with ``tp_plan="auto"``
+        gives the outputs and gradients of the whole model (≤ ``tensor_parallel_atol``), the same greedy
+        tokens, each rank holds half of the sharded weights, and ``save_pretrained`` writes the tensors a
+        whole-model save writes."""
+        from safetensors.torch import save_file
+
+        cases = []
+        for task in self.tasks_to_check():
+            model = self.build_model(task, **self.tensor_parallel_overrides).eval()
+            model.save_pretrained(tmp_path / task)
+            inputs = self.inputs_for(task, model.config)
+            labels = self.labels_for(task, model.config, inputs) if task in self.tasks_with_labels() else {}
+            arguments = self._accepted(model, {**inputs, **labels})
+            save_file(
+                {k: v.contiguous() for k, v in arguments.items()}, str(tmp_path / f"{task}.safetensors")
+            )
+            cases.append(
+                {
+                    "task": task,
+                    "checkpoint": str(tmp_path / task),
+                    "inputs": str(tmp_path / f"{task}.safetensors"),
+                    "labels": sorted(set(labels) & set(arguments)),
+                }
+            )
+        output = tmp_path / "results"
+        output.mkdir()
+        spec = tmp_path / "spec.json"
+        spec.write_text(json.dumps({"cases": cases, "output": str(output)}), encoding="utf-8")
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        command += ["-m", "autohub_core.testing.tensor_parallel", str(spec)]
+        environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+        run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
+        assert run.returncode == 0, f"torchrun failed:\n{run.stdout[-4000:]}\n{run.stderr[-8000:]}"
+        for rank in range(2):
+            results = json.loads((output / f"rank{rank}.json").read_text(encoding="utf-8"))
+            assert [r["task"] for r in results] == [c["task"] for c in cases]
+            for result in results:
+                task = result["task"]
+                assert result["plan"], f"{task}: nothing was sharded"
+                assert result["output_max_diff"] <= self.tensor_parallel_atol, (task, result)
+                assert result["grad_max_diff"] <= self.tensor_parallel_atol, (task, result)
+                assert result.get("generate_equal", True), (
+                    f"{task}: greedy tokens differ under tensor parallelism"
+                )
+                assert result["sharded_share"] == 0.5, (task, result["sharded_share"])
+                if rank == 0:
+                    assert result["save_equal"], f"{task}: the tensor-parallel save differs from a whole save"
 
     def test_tokenizer_save_load_round_trip(self, tmp_path: Path) -> None:
         """The tokenizer built from ``make_tokenizer_files`` saves and reloads with the same ids for
