@@ -215,6 +215,7 @@ def test_tensor_parallel_launch_matches_transformers(tmp_path: Path) -> None:
             assert result["grad_max_diff"] <= 1e-5, (name, result)
             assert result["generate_equal"], name
             assert result["sharded_share"] == 0.5, name
+            assert result["sharded_tensors_read"] and not result["sharded_tensors_read_whole"], (name, result)
             if rank == 0:
                 assert result["save_equal"], name
             sharded_lm_head = "lm_head" in result["plan"]

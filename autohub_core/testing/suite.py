@@ -462,6 +462,10 @@ class ConformanceSuite:
                     f"{task}: greedy tokens differ under tensor parallelism"
                 )
                 assert result["sharded_share"] == 0.5, (task, result["sharded_share"])
+                assert result["sharded_tensors_read"] and not result["sharded_tensors_read_whole"], (
+                    task,
+                    result,
+                )
                 if rank == 0:
                     assert result["save_equal"], f"{task}: the tensor-parallel save differs from a whole save"
 

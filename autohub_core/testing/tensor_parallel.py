@@ -7,7 +7,8 @@ lists cases (``task``, ``checkpoint``, ``inputs``: a safetensors file of forward
 the worker instead of ``tp_size``, ``save_outputs``: a file where rank 0 writes the sharded
 model's outputs) and an ``output`` directory; each rank writes
 ``rank<N>.json`` there with, per case: the largest output and gradient differences, whether greedy
-``generate()`` gave the same tokens, whether a tensor-parallel ``save_pretrained`` wrote the same
+``generate()`` gave the same tokens, which sharded tensors were read whole from the checkpoint
+(none should be: each rank reads only its slices), whether a tensor-parallel ``save_pretrained`` wrote the same
 tensors as a whole-model save, and the share of the sharded weights this rank holds.
 """
 
@@ -45,6 +46,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     from torch.distributed.tensor import DTensor
 
     from autohub_core.auto import auto_class_for_task
+    from autohub_core.modeling import _WeightsSource
 
     auto_class = auto_class_for_task(case["task"])
     whole = auto_class.from_pretrained(case["checkpoint"])
@@ -54,10 +56,28 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         from torch.distributed.device_mesh import init_device_mesh
 
         placement = {"device_mesh": init_device_mesh("cpu", (world_size,))}
-    sharded = auto_class.from_pretrained(case["checkpoint"], tp_plan="auto", **placement)
+    reads: list[tuple[str, bool]] = []  # (checkpoint key, read whole)
+    original_get = _WeightsSource.get
+
+    def recording_get(source: _WeightsSource, key: str, index: Any = None) -> torch.Tensor:
+        reads.append((key, index is None))
+        return original_get(source, key, index)
+
+    _WeightsSource.get = recording_get  # type: ignore[method-assign]
+    try:
+        sharded = auto_class.from_pretrained(case["checkpoint"], tp_plan="auto", **placement)
+    finally:
+        _WeightsSource.get = original_get  # type: ignore[method-assign]
     inputs = load_file(case["inputs"])
     labels = set(case.get("labels", []))
     result: dict[str, Any] = {"task": case["task"], "plan": sharded.tp_plan}
+    split = {
+        name for name, sharding in sharded._tensor_parallel.shardings.items() if sharding.dim is not None
+    }
+    result["sharded_tensors_read_whole"] = sorted(
+        {key for key, whole_read in reads if whole_read and key in split}
+    )
+    result["sharded_tensors_read"] = len({key for key, _ in reads if key in split})
 
     with torch.no_grad():
         expected, found = _tensors(whole(**inputs)), _tensors(sharded(**inputs))
