@@ -184,7 +184,8 @@ def _placement_summary(config: Any, classes: dict[str, str | None]) -> dict[str,
     from autohub_core.auto import BASE_TASK, TASKS, auto_class_for_task
     from autohub_core.parallel import declared_plan
 
-    architecture = (config.architectures or [None])[0]
+    architectures = config.architectures if isinstance(config.architectures, list) else []
+    architecture = architectures[0] if architectures else None
     task = next(
         (
             TASKS[auto_name]
@@ -193,8 +194,11 @@ def _placement_summary(config: Any, classes: dict[str, str | None]) -> dict[str,
         ),
         BASE_TASK,
     )
-    with torch.device("meta"):
-        model = auto_class_for_task(task).from_config(config)
+    try:
+        with torch.device("meta"):
+            model = auto_class_for_task(task).from_config(config)
+    except AutohubError as error:  # the summary still shows what config.json says
+        return {"placement_class": None, "no_split_modules": [], "tp_plan": {}, "placement_error": str(error)}
     return {
         "placement_class": type(model).__name__,
         "no_split_modules": list(model._no_split_modules or []),
@@ -284,6 +288,9 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
     out.write("  classes:\n")
     for auto_name, target in summary["classes"].items():
         out.write(f"    {auto_name}: {target or '-'}\n")
+    if summary["placement_class"] is None:
+        out.write(f"  placement: - (the model cannot be built: {summary['placement_error']})\n")
+        return
     out.write(f"  placement ({summary['placement_class']}):\n")
     out.write(f"    no_split_modules: {', '.join(summary['no_split_modules']) or '-'}\n")
     out.write(f"    tp_plan:{'' if summary['tp_plan'] else ' -'}\n")

@@ -39,7 +39,7 @@ from autohub_core.errors import (
     WeightsError,
 )
 from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
-from autohub_core.placement import DeviceMap, is_multi_device
+from autohub_core.placement import DeviceMap, available_device, is_multi_device
 
 if TYPE_CHECKING:
     from autohub_core.parallel import TensorParallel
@@ -1251,18 +1251,12 @@ def _skipping_meta(init: Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
 
 
 def _resolve_device(device: str | torch.device | None, device_map: Any) -> torch.device:
-    if device_map is not None:
-        if isinstance(device_map, dict):
-            targets = set(device_map.values())
-            if len(targets) != 1:
-                raise UnsupportedFeatureError("device_map spanning several devices is not supported")
-            device_map = targets.pop()
-        if device_map == "auto":
-            device_map = "cuda" if torch.cuda.is_available() else "cpu"
-        if isinstance(device_map, int):
-            device_map = f"cuda:{device_map}"
-        device = device or device_map
-    return torch.device(device or "cpu")
+    """The one device of a ``device=`` / one-device ``device_map=`` request, checked to exist."""
+    if isinstance(device_map, dict):
+        if not device_map:
+            raise PlacementError("device_map is empty: give each module a device, or pass device_map='auto'")
+        device_map = next(iter(device_map.values()))
+    return available_device(device or device_map or "cpu")
 
 
 def _resolve_dtype(

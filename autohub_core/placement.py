@@ -20,7 +20,7 @@ from torch import nn
 
 from autohub_core.errors import MissingExtraError, PlacementError
 
-__all__ = ["STRATEGIES", "DeviceMap", "is_multi_device"]
+__all__ = ["STRATEGIES", "DeviceMap", "available_device", "is_multi_device"]
 
 #: The ``device_map`` strings accelerate plans ("auto" is "balanced").
 STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
@@ -36,6 +36,33 @@ def is_multi_device(device_map: object, max_memory: object, offload_folder: obje
         values = {str(_normalise(value)) for value in device_map.values()}
         return len(values) > 1 or "disk" in values
     return False
+
+
+def available_device(device: Device) -> torch.device:
+    """``device`` as a ``torch.device``, or :class:`PlacementError` when it is malformed or this
+    machine lacks it (no such backend, or an index past its device count)."""
+    if isinstance(device, int) and not isinstance(device, bool):
+        device = f"cuda:{device}"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PlacementError(f"unknown device {device!r}: {reason}") from None
+    if parsed.type in ("cpu", "meta"):
+        return parsed
+    if parsed.type == "mps":
+        backend, probe = torch.backends.mps, "torch.backends.mps.is_available()"
+    else:
+        backend, probe = getattr(torch, parsed.type, None), f"torch.{parsed.type}.is_available()"
+    is_available = getattr(backend, "is_available", None)
+    if not callable(is_available) or not is_available():
+        raise PlacementError(f"device {str(parsed)!r} is not available: {probe} is False (use 'cpu')")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and callable(count) and parsed.index >= count():
+        raise PlacementError(
+            f"device {str(parsed)!r} is not available: torch.{parsed.type}.device_count() is {count()}"
+        )
+    return parsed
 
 
 def _normalise(device: Device) -> str:
@@ -103,9 +130,8 @@ class DeviceMap:
         else:
             self.map = {name: _normalise(device) for name, device in device_map.items()}
             _check_covers(model, self.map, owner)
-        for device in set(self.map.values()):
-            if device.startswith("cuda") and not torch.cuda.is_available():
-                raise PlacementError(f"device_map puts modules on {device}, but torch sees no CUDA device")
+        for device in set(self.map.values()) - {"disk"}:
+            available_device(device)
         self.folder: Path | None = None
         if "disk" in self.map.values():
             self.folder = _writable_folder(offload_folder, owner)

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from autohub_core.errors import AutohubError
+from autohub_core.errors import AutohubError, PlacementError
 from autohub_core.hub import HubOptions
 
 __all__ = [
@@ -135,29 +135,14 @@ def check_device(device: str | None) -> None:
     """Raise :class:`InputError` unless ``device`` (``"cpu"``, ``"cuda:1"``, ``"mps"`` ...) can be used here."""
     if device is None:
         return
-    import torch
+    from autohub_core.placement import available_device
 
     try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"unknown device {device!r}: {reason}") from None
-    if parsed.type == "cpu":
-        return
+        parsed = available_device(device)
+    except PlacementError as error:
+        raise InputError(str(error).replace("(use 'cpu')", "(use --device cpu)")) from None
     if parsed.type == "meta":
         raise InputError("device 'meta' holds no data: choose cpu, cuda, mps ...")
-    if parsed.type == "mps":
-        backend, probe = torch.backends.mps, "torch.backends.mps.is_available()"
-    else:
-        backend, probe = getattr(torch, parsed.type, None), f"torch.{parsed.type}.is_available()"
-    is_available = getattr(backend, "is_available", None)
-    if not callable(is_available) or not is_available():
-        raise InputError(f"device {device!r} is not available: {probe} is False (use --device cpu)")
-    count = getattr(backend, "device_count", None)
-    if parsed.index is not None and callable(count) and parsed.index >= count():
-        raise InputError(
-            f"device {device!r} is not available: torch.{parsed.type}.device_count() is {count()}"
-        )
 
 
 def _forward_accepts(model: Any, name: str) -> bool:
