@@ -11,7 +11,7 @@ its summed loss by it, the other heads average their loss and ignore it, as tran
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -122,11 +122,14 @@ class BertEmbeddings(nn.Module):
 
 
 class BertSelfAttention(nn.Module):
-    """Multi-head self-attention (query / key / value projections)."""
+    """Multi-head self-attention (query / key / value projections).
+
+    Head counts are read from the tensors (``-1``), so the projections may be sharded by heads
+    under tensor parallelism and each rank attends over its own heads.
+    """
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
@@ -136,7 +139,7 @@ class BertSelfAttention(nn.Module):
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, _ = states.shape
-        return states.view(batch_size, seq_length, self.num_heads, self.head_dim).transpose(1, 2)
+        return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
         self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
@@ -154,7 +157,7 @@ class BertSelfAttention(nn.Module):
             output_attentions=output_attentions,
         )
         batch_size, _, seq_length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.num_heads * self.head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return context, weights
 
 
@@ -283,12 +286,24 @@ class BertPreTrainingHeads(nn.Module):
 
 
 class BertPreTrainedModel(PreTrainedModel):
-    """Weight initialisation and loading conventions shared by every BERT class."""
+    """Weight initialisation and loading conventions shared by every BERT class.
+
+    Tensor-parallel plan: query / key / value and the intermediate dense are sharded colwise
+    (by heads / features), the two output denses rowwise; embeddings, norms and heads replicated.
+    """
 
     config_class = BertConfig
     base_model_prefix = "bert"
     supports_gradient_checkpointing = True
     _no_split_modules = ["BertEmbeddings", "BertLayer"]
+    base_model_tp_plan: ClassVar[dict[str, str]] = {
+        "encoder.layer.*.attention.self.query": "colwise",
+        "encoder.layer.*.attention.self.key": "colwise",
+        "encoder.layer.*.attention.self.value": "colwise",
+        "encoder.layer.*.attention.output.dense": "rowwise",
+        "encoder.layer.*.intermediate.dense": "colwise",
+        "encoder.layer.*.output.dense": "rowwise",
+    }
     _keys_to_ignore_on_load_unexpected = [r"position_ids$", r"embeddings\.token_type_ids$"]
 
     def __init__(self, config: BertConfig, *args: Any, **kwargs: Any) -> None:

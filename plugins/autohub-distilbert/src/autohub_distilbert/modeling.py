@@ -12,7 +12,7 @@ checkpointing, and every head takes ``num_items_in_batch`` and, like transformer
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -115,11 +115,14 @@ class DistilBertEmbeddings(nn.Module):
 
 
 class DistilBertSelfAttention(nn.Module):
-    """Multi-head self-attention: q/k/v projections, attention, output projection."""
+    """Multi-head self-attention: q/k/v projections, attention, output projection.
+
+    Head counts are read from the tensors (``-1``), so the projections may be sharded by heads
+    under tensor parallelism and each rank attends over its own heads.
+    """
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__()
-        self.n_heads = config.n_heads
         self.head_dim = config.dim // config.n_heads
         self.scaling = self.head_dim**-0.5
         self.q_lin = nn.Linear(config.dim, config.dim)
@@ -130,7 +133,7 @@ class DistilBertSelfAttention(nn.Module):
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, _ = states.shape
-        return states.view(batch_size, seq_length, self.n_heads, self.head_dim).transpose(1, 2)
+        return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
         self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
@@ -145,7 +148,7 @@ class DistilBertSelfAttention(nn.Module):
             output_attentions=output_attentions,
         )
         batch_size, _, seq_length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.n_heads * self.head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return self.out_lin(context), weights
 
 
@@ -189,11 +192,23 @@ class DistilBertTransformer(nn.Module):
 
 
 class DistilBertPreTrainedModel(PreTrainedModel):
-    """Weight initialisation and loading conventions shared by every DistilBERT class."""
+    """Weight initialisation and loading conventions shared by every DistilBERT class.
+
+    Tensor-parallel plan: ``q_lin`` / ``k_lin`` / ``v_lin`` and ``ffn.lin1`` are sharded colwise,
+    ``out_lin`` and ``ffn.lin2`` rowwise; embeddings, norms and heads replicated.
+    """
 
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     supports_gradient_checkpointing = True
+    base_model_tp_plan: ClassVar[dict[str, str]] = {
+        "transformer.layer.*.attention.q_lin": "colwise",
+        "transformer.layer.*.attention.k_lin": "colwise",
+        "transformer.layer.*.attention.v_lin": "colwise",
+        "transformer.layer.*.attention.out_lin": "rowwise",
+        "transformer.layer.*.ffn.lin1": "colwise",
+        "transformer.layer.*.ffn.lin2": "rowwise",
+    }
     _keys_to_ignore_on_load_unexpected = [r"position_ids$"]
 
     def __init__(self, config: DistilBertConfig, *args: Any, **kwargs: Any) -> None:

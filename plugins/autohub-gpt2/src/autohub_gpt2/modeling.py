@@ -1,8 +1,8 @@
 """GPT-2: token + position embeddings, pre-LayerNorm causal transformer blocks, and the task heads.
 
 Attribute names follow the checkpoint keys of transformers' GPT-2 (``transformer.h.0.attn.c_attn.weight``
-...), so Hub checkpoints load without renaming. The projections are ``Conv1D`` layers: linear layers
-whose weight is stored as (in_features, out_features). Attention runs through
+...), so Hub checkpoints load without renaming. The projections are the core's ``Conv1D`` layers: linear
+layers whose weight is stored as (in_features, out_features). Attention runs through
 ``torch.nn.functional.scaled_dot_product_attention``; when attention weights are requested (or
 ``reorder_and_upcast_attn`` is set) it is computed explicitly, as transformers' eager path does.
 
@@ -14,7 +14,7 @@ gradient checkpointing reads the same past as its first run.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,7 @@ from torch import nn
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
+    Conv1D,
     causal_lm_loss,
     get_activation,
     last_non_pad_token,
@@ -72,34 +73,18 @@ def _check_supported(config: GPT2Config) -> None:
     get_activation(config.activation_function, "activation_function")
 
 
-class Conv1D(nn.Module):
-    """A linear layer whose weight is stored transposed, (in_features, out_features), as in GPT-2 checkpoints.
-
-    ``residual_projection`` marks the projections back into the residual stream (``c_proj``), which
-    GPT-2 initialises with a smaller standard deviation.
-    """
-
-    def __init__(self, out_features: int, in_features: int, residual_projection: bool = False) -> None:
-        super().__init__()
-        self.out_features = out_features
-        self.residual_projection = residual_projection
-        self.weight = nn.Parameter(torch.empty(in_features, out_features))
-        self.bias = nn.Parameter(torch.empty(out_features))
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        output_shape = (*hidden_states.shape[:-1], self.out_features)
-        flat = hidden_states.reshape(-1, hidden_states.shape[-1])
-        return torch.addmm(self.bias, flat, self.weight).view(output_shape)
-
-
 class GPT2Attention(nn.Module):
-    """Causal multi-head self-attention with a fused query/key/value projection (``c_attn``)."""
+    """Causal multi-head self-attention with a fused query/key/value projection (``c_attn``).
+
+    ``c_attn``'s output is split into three equal chunks and head counts are read from the
+    tensors (``-1``), so under tensor parallelism (``c_attn`` packed-colwise: each rank holds
+    ``[q_local | k_local | v_local]``) each rank attends over its own heads.
+    """
 
     def __init__(self, config: GPT2Config, layer_idx: int) -> None:
         super().__init__()
         self.embed_dim = config.n_embd
-        self.num_heads = config.n_head
-        self.head_dim = self.embed_dim // self.num_heads
+        self.head_dim = self.embed_dim // config.n_head
         self.scaling = self.head_dim**-0.5 if config.scale_attn_weights else 1.0
         if config.scale_attn_by_inverse_layer_idx:
             self.scaling /= float(layer_idx + 1)
@@ -111,7 +96,7 @@ class GPT2Attention(nn.Module):
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, _ = states.shape
-        return states.view(batch_size, seq_length, self.num_heads, self.head_dim).transpose(1, 2)
+        return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
         self,
@@ -121,7 +106,7 @@ class GPT2Attention(nn.Module):
         use_cache: bool,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor] | None]:
-        query, key, value = self.c_attn(hidden_states).split(self.embed_dim, dim=2)
+        query, key, value = self.c_attn(hidden_states).chunk(3, dim=-1)
         query, key, value = self._split_heads(query), self._split_heads(key), self._split_heads(value)
         if layer_past is not None:
             key = torch.cat((layer_past[0], key), dim=-2)
@@ -142,7 +127,7 @@ class GPT2Attention(nn.Module):
             )
             weights = None
         batch_size, _, seq_length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.embed_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return self.resid_dropout(self.c_proj(context)), weights, present
 
     def _explicit_attention(
@@ -245,12 +230,22 @@ def _attention_mask(
 
 
 class GPT2PreTrainedModel(PreTrainedModel):
-    """Weight initialisation and loading conventions shared by every GPT-2 class."""
+    """Weight initialisation and loading conventions shared by every GPT-2 class.
+
+    Tensor-parallel plan: ``attn.c_attn`` packed-colwise (q, k and v sharded separately),
+    ``mlp.c_fc`` colwise, both ``c_proj`` rowwise; embeddings, norms and heads replicated.
+    """
 
     config_class = GPT2Config
     base_model_prefix = "transformer"
     supports_gradient_checkpointing = True
     _no_split_modules = ["GPT2Block"]
+    base_model_tp_plan: ClassVar[dict[str, str]] = {
+        "h.*.attn.c_attn": "packed_colwise:3",
+        "h.*.attn.c_proj": "rowwise",
+        "h.*.mlp.c_fc": "colwise",
+        "h.*.mlp.c_proj": "rowwise",
+    }
     # Old checkpoints stored the causal mask as buffers; the mask is now computed on the fly.
     _keys_to_ignore_on_load_unexpected = [r"attn\.bias$", r"attn\.masked_bias$"]
 
@@ -352,7 +347,12 @@ class GPT2Model(GPT2PreTrainedModel):
 
 
 class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
-    """GPT-2 with the language modelling head (``lm_head``, tied to ``transformer.wte``)."""
+    """GPT-2 with the language modelling head (``lm_head``, tied to ``transformer.wte``).
+
+    Tensor-parallel plan: ``lm_head`` colwise with gathered logits (left replicated while tied).
+    """
+
+    _tp_plan: ClassVar[dict[str, str]] = {"lm_head": "colwise_gather_output"}
 
     def __init__(self, config: GPT2Config) -> None:
         super().__init__(config)

@@ -10,7 +10,7 @@ recomputed under gradient checkpointing reads the same past as its first run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -93,12 +93,25 @@ class LlamaDecoderLayer(GradientCheckpointingLayer):
 
 
 class LlamaPreTrainedModel(PreTrainedModel):
-    """Weight initialisation and loading conventions shared by every Llama class."""
+    """Weight initialisation and loading conventions shared by every Llama class.
+
+    Tensor-parallel plan (transformers'): ``q_proj`` / ``k_proj`` / ``v_proj`` and ``gate_proj`` /
+    ``up_proj`` colwise, ``o_proj`` and ``down_proj`` rowwise; embeddings and norms replicated.
+    """
 
     config_class = LlamaConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
     _no_split_modules = ["LlamaDecoderLayer"]
+    base_model_tp_plan: ClassVar[dict[str, str]] = {
+        "layers.*.self_attn.q_proj": "colwise",
+        "layers.*.self_attn.k_proj": "colwise",
+        "layers.*.self_attn.v_proj": "colwise",
+        "layers.*.self_attn.o_proj": "rowwise",
+        "layers.*.mlp.gate_proj": "colwise",
+        "layers.*.mlp.up_proj": "colwise",
+        "layers.*.mlp.down_proj": "rowwise",
+    }
 
     def __init__(self, config: LlamaConfig, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -180,7 +193,12 @@ class LlamaModel(LlamaPreTrainedModel):
 
 
 class LlamaForCausalLM(LlamaPreTrainedModel, GenerationMixin):
-    """Llama with the language-modelling head (``lm_head``, tied to the embeddings when configured)."""
+    """Llama with the language-modelling head (``lm_head``, tied to the embeddings when configured).
+
+    Tensor-parallel plan: ``lm_head`` colwise with gathered logits (left replicated while tied).
+    """
+
+    _tp_plan: ClassVar[dict[str, str]] = {"lm_head": "colwise_gather_output"}
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__(config)

@@ -20,7 +20,7 @@ XLM-RoBERTa classes build ``XLMRobertaEmbeddings`` / ``XLMRobertaLayer``, the na
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -167,11 +167,14 @@ class RobertaEmbeddings(nn.Module):
 
 
 class RobertaSelfAttention(nn.Module):
-    """Multi-head self-attention (query / key / value projections)."""
+    """Multi-head self-attention (query / key / value projections).
+
+    Head counts are read from the tensors (``-1``), so the projections may be sharded by heads
+    under tensor parallelism and each rank attends over its own heads.
+    """
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__()
-        self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
@@ -180,7 +183,7 @@ class RobertaSelfAttention(nn.Module):
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, _ = states.shape
-        return states.view(batch_size, seq_length, self.num_heads, self.head_dim).transpose(1, 2)
+        return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
         self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
@@ -194,7 +197,7 @@ class RobertaSelfAttention(nn.Module):
             output_attentions=output_attentions,
         )
         batch_size, _, seq_length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.num_heads * self.head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return context, weights
 
 
@@ -310,12 +313,24 @@ class RobertaClassificationHead(nn.Module):
 
 
 class RobertaPreTrainedModel(PreTrainedModel):
-    """Weight initialisation and loading conventions shared by every RoBERTa class."""
+    """Weight initialisation and loading conventions shared by every RoBERTa class.
+
+    Tensor-parallel plan (XLM-RoBERTa inherits it): query / key / value and the intermediate
+    dense are sharded colwise, the two output denses rowwise; embeddings, norms and heads replicated.
+    """
 
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     supports_gradient_checkpointing = True
     _no_split_modules = ["RobertaEmbeddings", "RobertaLayer"]
+    base_model_tp_plan: ClassVar[dict[str, str]] = {
+        "encoder.layer.*.attention.self.query": "colwise",
+        "encoder.layer.*.attention.self.key": "colwise",
+        "encoder.layer.*.attention.self.value": "colwise",
+        "encoder.layer.*.attention.output.dense": "rowwise",
+        "encoder.layer.*.intermediate.dense": "colwise",
+        "encoder.layer.*.output.dense": "rowwise",
+    }
     _keys_to_ignore_on_load_unexpected = [r"position_ids$", r"embeddings\.token_type_ids$"]
 
     def __init__(self, config: RobertaConfig, *args: Any, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ training. ``wo`` stays float32 in a float16 model (``_keep_in_fp32_modules``). E
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -177,11 +177,14 @@ class T5LayerFF(nn.Module):
 
 class T5Attention(nn.Module):
     """Multi-head attention without score scaling; the first self-attention layer of each stack
-    also owns the relative position bias table shared by all its layers."""
+    also owns the relative position bias table shared by all its layers.
+
+    Head counts are read from the tensors (``-1``), so under tensor parallelism (``q``/``k``/``v``
+    and the bias table sharded by heads) each rank attends over its own heads with their biases.
+    """
 
     def __init__(self, config: T5Config, has_relative_attention_bias: bool, bidirectional: bool) -> None:
         super().__init__()
-        self.num_heads = config.num_heads
         self.head_dim = config.d_kv
         inner_dim = config.num_heads * config.d_kv
         self.q = nn.Linear(config.d_model, inner_dim, bias=False)
@@ -199,7 +202,8 @@ class T5Attention(nn.Module):
             )
 
     def compute_bias(self, query_length: int, key_length: int, past_length: int) -> torch.Tensor:
-        """The (1, heads, query_length, key_length) relative position bias; queries start at ``past_length``."""
+        """The (1, heads, query_length, key_length) relative position bias (this rank's heads under
+        tensor parallelism); queries start at ``past_length``."""
         device = self.relative_attention_bias.weight.device
         query_position = torch.arange(query_length, dtype=torch.long, device=device)[:, None] + past_length
         key_position = torch.arange(key_length, dtype=torch.long, device=device)[None, :]
@@ -210,7 +214,7 @@ class T5Attention(nn.Module):
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, length, _ = states.shape
-        return states.view(batch_size, length, self.num_heads, self.head_dim).transpose(1, 2)
+        return states.view(batch_size, length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
         self,
@@ -246,7 +250,7 @@ class T5Attention(nn.Module):
             output_attentions=output_attentions,
         )
         batch_size, _, length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, length, self.num_heads * self.head_dim)
+        context = context.transpose(1, 2).reshape(batch_size, length, -1)
         return self.o(context), (key, value), weights
 
 
@@ -443,6 +447,38 @@ class T5Stack(nn.Module):
         return output if return_dict else output.to_tuple()
 
 
+#: Tensor-parallel entries of the encoder stack: attention sharded by heads (the relative position
+#: bias table too: one column per head), feed-forward by ``d_ff``. ``wi`` (plain) and ``wi_0`` /
+#: ``wi_1`` (gated, ``is_gated_act``) are all listed; a model has one kind or the other.
+_ENCODER_TP_PLAN: dict[str, str] = {
+    "encoder.block.*.layer.0.SelfAttention.relative_attention_bias": "colwise",
+    "encoder.block.*.layer.0.SelfAttention.q": "colwise",
+    "encoder.block.*.layer.0.SelfAttention.k": "colwise",
+    "encoder.block.*.layer.0.SelfAttention.v": "colwise",
+    "encoder.block.*.layer.0.SelfAttention.o": "rowwise",
+    "encoder.block.*.layer.1.DenseReluDense.wi": "colwise",
+    "encoder.block.*.layer.1.DenseReluDense.wi_0": "colwise",
+    "encoder.block.*.layer.1.DenseReluDense.wi_1": "colwise",
+    "encoder.block.*.layer.1.DenseReluDense.wo": "rowwise",
+}
+#: The decoder stack's entries: self-attention (with its bias table), cross-attention, feed-forward.
+_DECODER_TP_PLAN: dict[str, str] = {
+    "decoder.block.*.layer.0.SelfAttention.relative_attention_bias": "colwise",
+    "decoder.block.*.layer.0.SelfAttention.q": "colwise",
+    "decoder.block.*.layer.0.SelfAttention.k": "colwise",
+    "decoder.block.*.layer.0.SelfAttention.v": "colwise",
+    "decoder.block.*.layer.0.SelfAttention.o": "rowwise",
+    "decoder.block.*.layer.1.EncDecAttention.q": "colwise",
+    "decoder.block.*.layer.1.EncDecAttention.k": "colwise",
+    "decoder.block.*.layer.1.EncDecAttention.v": "colwise",
+    "decoder.block.*.layer.1.EncDecAttention.o": "rowwise",
+    "decoder.block.*.layer.2.DenseReluDense.wi": "colwise",
+    "decoder.block.*.layer.2.DenseReluDense.wi_0": "colwise",
+    "decoder.block.*.layer.2.DenseReluDense.wi_1": "colwise",
+    "decoder.block.*.layer.2.DenseReluDense.wo": "rowwise",
+}
+
+
 class T5ClassificationHead(nn.Module):
     """dropout, dense, tanh, dropout, out_proj over the pooled (last ``</s>``) decoder state."""
 
@@ -458,12 +494,18 @@ class T5ClassificationHead(nn.Module):
 
 
 class T5PreTrainedModel(PreTrainedModel):
-    """Weight initialisation and loading conventions shared by every T5 class."""
+    """Weight initialisation and loading conventions shared by every T5 class.
+
+    Tensor-parallel plan (encoder and decoder alike): ``q`` / ``k`` / ``v``, the relative
+    position bias table (one column per head) and ``wi`` / ``wi_0`` / ``wi_1`` colwise, ``o`` and
+    ``wo`` rowwise; the encoder-only classes declare the encoder's entries alone.
+    """
 
     config_class = T5Config
     base_model_prefix = "transformer"
     supports_gradient_checkpointing = True
     _no_split_modules = ["T5Block"]
+    base_model_tp_plan: ClassVar[dict[str, str]] = {**_ENCODER_TP_PLAN, **_DECODER_TP_PLAN}
     _keep_in_fp32_modules = ["wo"]
     _keys_to_ignore_on_load_unexpected = [
         r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"
@@ -640,8 +682,11 @@ class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
     """T5 with the language modelling head (``lm_head``), for generation and seq2seq training.
 
     With ``scale_decoder_outputs`` (the default when the embeddings are tied) the decoder
-    output is multiplied by ``d_model ** -0.5`` before ``lm_head``.
+    output is multiplied by ``d_model ** -0.5`` before ``lm_head``. Tensor-parallel plan:
+    ``lm_head`` colwise with gathered logits (left replicated while tied).
     """
+
+    _tp_plan: ClassVar[dict[str, str]] = {"lm_head": "colwise_gather_output"}
 
     def __init__(self, config: T5Config) -> None:
         super().__init__(config)
@@ -733,6 +778,7 @@ class T5EncoderModel(T5PreTrainedModel):
     """The T5 encoder alone (``shared`` + ``encoder``), for embeddings and text encoding."""
 
     _keys_to_ignore_on_load_unexpected = [r"^(transformer\.)?decoder\.", r"^lm_head\."]
+    base_model_tp_plan: ClassVar[dict[str, str]] = _ENCODER_TP_PLAN
 
     def __init__(self, config: T5Config) -> None:
         super().__init__(config)
@@ -852,6 +898,7 @@ class T5ForTokenClassification(T5PreTrainedModel):
     """The T5 encoder with a per-token classification head."""
 
     _keys_to_ignore_on_load_unexpected = [r"^(transformer\.)?decoder\.", r"^lm_head\."]
+    base_model_tp_plan: ClassVar[dict[str, str]] = _ENCODER_TP_PLAN
 
     def __init__(self, config: T5Config) -> None:
         super().__init__(config)
