@@ -39,7 +39,7 @@ from autohub_core.errors import (
     WeightsError,
 )
 from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
-from autohub_core.placement import DeviceMap, available_device, is_multi_device
+from autohub_core.placement import DeviceMap, available_device, check_covers, is_multi_device
 
 if TYPE_CHECKING:
     from autohub_core.parallel import TensorParallel
@@ -588,6 +588,8 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 offload_folder=offload_folder,
                 offload_buffers=offload_buffers,
             )
+        elif isinstance(device_map, dict):  # one device: still only the model's modules, all of them
+            check_covers(model, device_map, cls.__name__)
         info = model._load_weights(
             source, target_dtype, target_device, ignore_mismatched_sizes, placement, tensor_parallel
         )
@@ -678,13 +680,12 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 target_dtype = float32_kept.get(key, dtype)
             target = placement.device_of(key, key in buffers) if placement is not None else device
             if target is None:  # offloaded: stays on disk, the placeholder stays on meta
-                if (
-                    source.file_of(checkpoint_key) is not None
-                    and source.file_of(checkpoint_key).suffix == ".safetensors"
-                ):
-                    placement.refer(key, source.file_of(checkpoint_key), checkpoint_key, target_dtype)
-                else:
-                    placement.write(key, source.get(checkpoint_key).to(target_dtype))
+                file = source.file_of(checkpoint_key)
+                for name in aliases.get(key, (key,)):  # every tied name must be in the index
+                    if file is not None and file.suffix == ".safetensors":
+                        placement.refer(name, file, checkpoint_key, target_dtype)
+                    else:
+                        placement.write(name, source.get(checkpoint_key).to(target_dtype))
                 loaded.update(aliases.get(key, (key,)))
                 continue
             sharding = shardings.get(key)
@@ -1256,7 +1257,7 @@ def _resolve_device(device: str | torch.device | None, device_map: Any) -> torch
         if not device_map:
             raise PlacementError("device_map is empty: give each module a device, or pass device_map='auto'")
         device_map = next(iter(device_map.values()))
-    return available_device(device or device_map or "cpu")
+    return available_device(device if device is not None else device_map if device_map is not None else "cpu")
 
 
 def _resolve_dtype(

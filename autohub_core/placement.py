@@ -20,7 +20,7 @@ from torch import nn
 
 from autohub_core.errors import MissingExtraError, PlacementError
 
-__all__ = ["STRATEGIES", "DeviceMap", "available_device", "is_multi_device"]
+__all__ = ["STRATEGIES", "DeviceMap", "available_device", "check_covers", "is_multi_device"]
 
 #: The ``device_map`` strings accelerate plans ("auto" is "balanced").
 STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
@@ -71,7 +71,12 @@ def _normalise(device: Device) -> str:
     if isinstance(device, torch.device):
         return str(device)
     if isinstance(device, str):
-        return device if device in ("disk", "cpu") else str(torch.device(device))
+        if device in ("disk", "cpu"):
+            return device
+        try:
+            return str(torch.device(device))
+        except RuntimeError as error:
+            raise PlacementError(f"device_map value {device!r} is not a device: {error}") from None
     raise PlacementError(f"device_map values must be a device (int, 'cpu', 'cuda:N', 'disk'), got {device!r}")
 
 
@@ -103,6 +108,14 @@ class DeviceMap:
         accelerate = _accelerate()
         owner = type(model).__name__
         self.offload_buffers = offload_buffers
+        # accelerate never offloads non-persistent buffers: they stay on the execution device
+        self.non_persistent = {
+            f"{prefix}.{name}" if prefix else name
+            for prefix, module in model.named_modules(remove_duplicate=False)
+            for name in module._non_persistent_buffers_set
+        }
+        if not isinstance(device_map, (str, Mapping)):
+            raise PlacementError(f"device_map must be a device, a strategy or a dict, got {device_map!r}")
         no_split = list(getattr(model, "_no_split_modules", None) or [])
         if isinstance(device_map, str):
             if device_map not in STRATEGIES:
@@ -129,7 +142,7 @@ class DeviceMap:
             self.map = {name: _normalise(device) for name, device in planned.items()}
         else:
             self.map = {name: _normalise(device) for name, device in device_map.items()}
-            _check_covers(model, self.map, owner)
+            check_covers(model, self.map, owner)
         for device in set(self.map.values()) - {"disk"}:
             available_device(device)
         self.folder: Path | None = None
@@ -152,7 +165,10 @@ class DeviceMap:
             module = module.rpartition(".")[0]
         device = self.map[module]
         if device == "disk":
-            return None if self.offload_buffers or not is_buffer else self.main_device
+            if not is_buffer:
+                return None
+            offloaded = self.offload_buffers and tensor_name not in self.non_persistent
+            return None if offloaded else self.main_device
         return torch.device(device)
 
     def refer(self, name: str, file: Path, key: str, dtype: torch.dtype) -> None:
@@ -198,19 +214,24 @@ def _check_max_memory(max_memory: Mapping[Device, int | str] | None) -> dict[Dev
         raise PlacementError(
             f"max_memory must be a dict of device -> bytes or size ('2GiB'), got {max_memory!r}"
         )
+    for device in max_memory:
+        if device not in ("cpu", "disk"):
+            available_device(device)
     try:
         return get_max_memory(dict(max_memory))
     except (ValueError, TypeError, KeyError) as error:
         raise PlacementError(f"max_memory={dict(max_memory)!r} is not valid: {error}") from error
 
 
-def _check_covers(model: nn.Module, device_map: dict[str, str], owner: str) -> None:
+def check_covers(model: nn.Module, device_map: Mapping[str, Device], owner: str) -> None:
     """Every key names a module; every parameter and buffer falls under exactly one key."""
-    modules = {name for name, _ in model.named_modules()}
+    modules = {name for name, _ in model.named_modules(remove_duplicate=False)}
     unknown = sorted(name for name in device_map if name not in modules)
     if unknown:
         raise PlacementError(f"device_map names modules {owner} does not have: {unknown}")
-    tensors = [name for name, _ in model.named_parameters()] + [name for name, _ in model.named_buffers()]
+    tensors = [name for name, _ in model.named_parameters(remove_duplicate=False)] + [
+        name for name, _ in model.named_buffers(remove_duplicate=False)
+    ]
     uncovered = []
     for tensor in tensors:
         owners = [key for key in device_map if key == "" or tensor == key or tensor.startswith(key + ".")]
