@@ -154,7 +154,8 @@ class TensorParallel:
         applies to, or a size (or head count) the tensor-parallel size does not divide.
         """
         owner = type(model).__name__
-        plan = self._requested_plan if self._requested_plan is not None else declared_plan(model)
+        declared = self._requested_plan is None
+        plan = declared_plan(model) if declared else dict(self._requested_plan or {})
         if not plan:
             raise PlacementError(
                 f"{owner} declares no tensor-parallel plan (base_model_tp_plan / _tp_plan); "
@@ -165,7 +166,8 @@ class TensorParallel:
         for pattern, style in plan.items():
             name, parts = _parse_style(pattern, style, owner)
             modules = matching_modules(model, pattern)
-            if not modules:
+            # A declared entry may name modules only some configs build (T5's gated wi_0 / wi_1).
+            if not modules and not declared:
                 raise PlacementError(
                     f"{owner}: tensor-parallel plan entry {pattern!r} names no module of the model"
                 )
@@ -173,13 +175,14 @@ class TensorParallel:
                 if name == "replicate":
                     continue
                 module = model.get_submodule(module_name)
-                shardings = self._module_shardings(module_name, module, name, parts, owner)
-                shared = [tensor for tensor in shardings if tensor in tied]
-                if shared:
-                    logger.info("%s stays replicated: %s is tied to another module", module_name, shared)
+                own = [f"{module_name}.{local}" for local, _ in module.named_parameters(recurse=False)]
+                if any(tensor in tied for tensor in own):
+                    logger.info("%s stays replicated: it is tied to another module", module_name)
                     continue
                 self.plan[module_name] = name
-                self.shardings.update(shardings)
+                self.shardings.update(self._module_shardings(module_name, module, name, parts, owner))
+        if not self.plan:
+            raise PlacementError(f"{owner}: its tensor-parallel plan shards none of its modules")
 
     def _module_shardings(
         self, module_name: str, module: nn.Module, style: str, parts: int, owner: str

@@ -67,7 +67,7 @@ FAMILIES = {
             "num_layers": 4, "num_heads": 4, "decoder_start_token_id": 0, "pad_token_id": 0,
             "eos_token_id": 1,
         },
-        # decoder.block.1-3 on disk; a stack whose block 0 is on disk fails (see the xfail below)
+        # decoder.block.1-3 on disk (test_t5_whole_decoder_on_disk puts the whole stack there)
         "AutoModelForSeq2SeqLM", {"cpu": 1_000_000}, generates=True, seq2seq=True,
     ),
     "bert": Family(

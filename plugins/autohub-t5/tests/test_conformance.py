@@ -19,6 +19,10 @@ class TestT5Conformance(ConformanceSuite):
     }
     # The 2-rank tensor-parallel run needs sizes 2 divides (config_kwargs has odd ones).
     tensor_parallel_overrides = {"d_ff": 36}
+    # A T5 feed-forward has wi (ReLU) or wi_0 / wi_1 (gated), never both; the plan declares all three.
+    config_dependent_plan_entries = frozenset(
+        {"DenseReluDense.wi", "DenseReluDense.wi_0", "DenseReluDense.wi_1"}
+    )
 
     def inputs_for(self, task, config):
         """T5's sequence classifier reads the hidden state at the <eos> of each example."""

@@ -201,6 +201,8 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     supports_gradient_checkpointing = True
+    # transformers declares none; accelerate keeps each block on one device.
+    _no_split_modules: ClassVar[list[str]] = ["DistilBertTransformerBlock"]
     base_model_tp_plan: ClassVar[dict[str, str]] = {
         "transformer.layer.*.attention.q_lin": "colwise",
         "transformer.layer.*.attention.k_lin": "colwise",

@@ -201,10 +201,12 @@ class T5Attention(nn.Module):
                 config.relative_attention_num_buckets, config.num_heads
             )
 
-    def compute_bias(self, query_length: int, key_length: int, past_length: int) -> torch.Tensor:
+    def compute_bias(
+        self, query_length: int, key_length: int, past_length: int, device: torch.device | None = None
+    ) -> torch.Tensor:
         """The (1, heads, query_length, key_length) relative position bias (this rank's heads under
         tensor parallelism); queries start at ``past_length``."""
-        device = self.relative_attention_bias.weight.device
+        device = device if device is not None else self.relative_attention_bias.weight.device
         query_position = torch.arange(query_length, dtype=torch.long, device=device)[:, None] + past_length
         key_position = torch.arange(key_length, dtype=torch.long, device=device)[None, :]
         buckets = relative_position_bucket(
@@ -366,7 +368,10 @@ class T5Stack(nn.Module):
         if not self.block:
             return None
         bias = (
-            self.block[0].layer[0].SelfAttention.compute_bias(query_length, key_length, past_length).to(dtype)
+            self.block[0]
+            .layer[0]
+            .SelfAttention.compute_bias(query_length, key_length, past_length, device)
+            .to(dtype)
         )
         return bias if allowed is None else bias + additive_mask(allowed, dtype)
 
