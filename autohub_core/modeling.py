@@ -892,7 +892,12 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         ):
             from accelerate.utils.modeling import get_state_dict_offloaded_model
 
-            state_dict = get_state_dict_offloaded_model(self)  # disk-offloaded weights read back
+            aliases = _alias_groups(self)  # read back per module, tied tensors come back as copies
+            state_dict = {
+                name: tensor
+                for name, tensor in get_state_dict_offloaded_model(self).items()
+                if aliases.get(name, (name,))[0] == name
+            }
         if not is_main_process:
             return
         directory = Path(save_directory)
