@@ -20,6 +20,7 @@ from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.layers import additive_mask, attention, get_activation
 
 __all__ = [
+    "DECODER_TP_PLAN",
     "SUPPORTED_ROPE_TYPES",
     "GatedMLP",
     "KeyValue",
@@ -33,6 +34,19 @@ __all__ = [
     "rope_inverse_frequencies",
     "rotate_half",
 ]
+
+#: The tensor-parallel plan (transformers') of a decoder whose ``layers.*`` hold a
+#: :class:`RotaryAttention` ``self_attn`` and a :class:`GatedMLP` ``mlp``: a family built that
+#: way sets ``base_model_tp_plan = DECODER_TP_PLAN``.
+DECODER_TP_PLAN: dict[str, str] = {
+    "layers.*.self_attn.q_proj": "colwise",
+    "layers.*.self_attn.k_proj": "colwise",
+    "layers.*.self_attn.v_proj": "colwise",
+    "layers.*.self_attn.o_proj": "rowwise",
+    "layers.*.mlp.gate_proj": "colwise",
+    "layers.*.mlp.up_proj": "colwise",
+    "layers.*.mlp.down_proj": "rowwise",
+}
 
 #: One layer's cache: ``(key, value)``, each ``(batch, num_key_value_heads, past_length, head_dim)``.
 KeyValue = tuple[torch.Tensor, torch.Tensor]

@@ -34,6 +34,7 @@ from autohub_core.outputs import (
     TokenClassifierOutput,
 )
 from autohub_core.rotary import (
+    DECODER_TP_PLAN,
     GatedMLP,
     KeyValue,
     RMSNorm,
@@ -112,15 +113,7 @@ class MistralPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
     _no_split_modules = ["MistralDecoderLayer"]
-    base_model_tp_plan: ClassVar[dict[str, str]] = {
-        "layers.*.self_attn.q_proj": "colwise",
-        "layers.*.self_attn.k_proj": "colwise",
-        "layers.*.self_attn.v_proj": "colwise",
-        "layers.*.self_attn.o_proj": "rowwise",
-        "layers.*.mlp.gate_proj": "colwise",
-        "layers.*.mlp.up_proj": "colwise",
-        "layers.*.mlp.down_proj": "rowwise",
-    }
+    base_model_tp_plan: ClassVar[dict[str, str]] = DECODER_TP_PLAN
 
     def __init__(self, config: MistralConfig, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
