@@ -353,12 +353,8 @@ def _tokenizer_class_from_files(name: str | os.PathLike, options: HubOptions, co
                 return PreTrainedTokenizer
             found = registry.find_tokenizer_by_name(class_name)
             if found is not None:
-                return found
-    model_type = getattr(config, "model_type", None) if isinstance(config, PretrainedConfig) else None
-    if model_type is None:
-        config_path = resolve_file(name, CONFIG_NAME, options, required=False)
-        if config_path is not None:
-            model_type = read_json_file(config_path).get("model_type")
+                return _model_type_tokenizer_over_named(found, _model_type(name, options, config))
+    model_type = _model_type(name, options, config)
     if isinstance(model_type, str) and registry.has("tokenizer", model_type):
         return registry.lookup("tokenizer", model_type)
     if resolve_file(name, "tokenizer.json", options, required=False) is not None:
@@ -371,3 +367,22 @@ def _tokenizer_class_from_files(name: str | os.PathLike, options: HubOptions, co
         f"cannot tell which tokenizer {name} needs: no tokenizer.json, no known tokenizer_class in "
         "tokenizer_config.json, and no model_type in config.json with an installed plugin"
     )
+
+
+def _model_type(name: str | os.PathLike, options: HubOptions, config: Any) -> Any:
+    """The ``model_type`` of the given config, else of the checkpoint's config.json (None without)."""
+    model_type = getattr(config, "model_type", None) if isinstance(config, PretrainedConfig) else None
+    if model_type is not None:
+        return model_type
+    config_path = resolve_file(name, CONFIG_NAME, options, required=False)
+    return read_json_file(config_path).get("model_type") if config_path is not None else None
+
+
+def _model_type_tokenizer_over_named(named: Any, model_type: Any) -> Any:
+    """The tokenizer of ``model_type`` when it declares ``replaces_named_tokenizer_class`` (transformers
+    loads some model types with one tokenizer whatever tokenizer_config.json names), else ``named``."""
+    registry = get_registry()
+    if not isinstance(model_type, str) or not registry.has("tokenizer", model_type):
+        return named
+    own = registry.lookup("tokenizer", model_type)
+    return own if getattr(own, "replaces_named_tokenizer_class", False) else named

@@ -9,19 +9,22 @@ sequences as ``<s> A </s>`` and pairs as ``<s> A </s></s> B </s>``, and take onl
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-from tokenizers.models import BPE, Unigram
+from tokenizers.models import BPE
 
-from autohub_core.errors import TokenizerError
+from autohub_core.sentencepiece import (
+    SPIECE_UNDERLINE,
+    SentencePieceLayout,
+    precompiled_charsmap,
+    tokenizer_from_sentencepiece,
+)
 from autohub_core.tokenization import PreTrainedTokenizer
 
 __all__ = ["RobertaTokenizer", "XLMRobertaTokenizer"]
-
-#: SentencePiece's replacement for spaces.
-_SPIECE_SPACE = "▁"
 
 
 class _FairseqTokenizer(PreTrainedTokenizer):
@@ -97,54 +100,46 @@ class XLMRobertaTokenizer(_FairseqTokenizer):
 
     From the SentencePiece model, ids follow fairseq: ``<s>=0, <pad>=1, </s>=2, <unk>=3``, every
     other piece shifted by one, and ``<mask>`` last. The option ``add_prefix_space`` (default
-    True) prepends ``▁`` to the text when building from the SentencePiece model.
+    True) prepends ``▁`` to every word.
     """
 
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "sentencepiece.bpe.model"}
     default_init_kwargs: ClassVar[dict[str, Any]] = {"add_prefix_space": True}
+    #: transformers reads the SentencePiece model as a Unigram; its first three pieces give way to
+    #: fairseq's four special tokens (named by the tokenizer's options) and ``<mask>`` comes last.
+    sentencepiece_layout: ClassVar[SentencePieceLayout] = SentencePieceLayout(
+        model="unigram", byte_fallback=False, replaced_pieces=3, unk_id=3
+    )
 
     @classmethod
     def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
-        """Unigram over the SentencePiece pieces in fairseq order, the model's normalizer, Metaspace."""
-        proto = _read_sentencepiece_model(files["vocab_file"])
-        if proto.trainer_spec.model_type != 1:  # 1 is UNIGRAM in sentencepiece_model.proto
-            raise TokenizerError(
-                f"{files['vocab_file']} is not a Unigram SentencePiece model (model_type "
-                f"{proto.trainer_spec.model_type}); XLM-RoBERTa needs one"
-            )
+        """Unigram over the SentencePiece pieces in fairseq order; :meth:`_configure_backend` sets the pipeline."""
 
-        special = cls.default_special_tokens
-        # The model's own first three pieces (<unk>, <s>, </s>) give way to fairseq's four.
-        vocab = [(special[name], 0.0) for name in ("bos_token", "pad_token", "eos_token", "unk_token")]
-        vocab += [(piece.piece, piece.score) for piece in proto.pieces[3:]]
-        vocab.append((special["mask_token"], 0.0))
-        backend = Tokenizer(Unigram(vocab, unk_id=3, byte_fallback=False))
+        def token(name: str) -> str:
+            return str(init_kwargs.get(name) or cls.default_special_tokens[name])
 
-        # Control (3) and user-defined (4) pieces are added tokens; control ones are special.
-        backend.add_tokens(
-            [
-                AddedToken(piece.piece, normalized=False, special=piece.type == 3)
-                for piece in proto.pieces[3:]
-                if piece.type in (3, 4)
-            ]
+        layout = dataclasses.replace(
+            cls.sentencepiece_layout,
+            leading_pieces=tuple(
+                token(name) for name in ("bos_token", "pad_token", "eos_token", "unk_token")
+            ),
+            trailing_pieces=(token("mask_token"),),
         )
-        # SentencePiece's character normalisation; whitespace is split off before Metaspace, so
-        # offsets exclude the spaces (transformers' XLMRobertaTokenizer builds the same pipeline).
-        charsmap = proto.normalizer_spec.precompiled_charsmap
-        if charsmap:
-            backend.normalizer = normalizers.Precompiled(charsmap)
-        prepend_scheme = "always" if init_kwargs.get("add_prefix_space", True) else "never"
+        return tokenizer_from_sentencepiece(files["vocab_file"], layout)
+
+    def _configure_backend(self, backend: Tokenizer) -> None:
+        """transformers' XLM-R pipeline, also over a tokenizer.json: only a precompiled normaliser
+        is kept; whitespace splitting then ``Metaspace``; the ``<s> A </s> </s> B </s>`` template."""
+        charsmap = precompiled_charsmap(backend.normalizer)
+        backend.normalizer = normalizers.Precompiled(charsmap) if charsmap else None
+        prepend_scheme = "always" if self.init_kwargs["add_prefix_space"] else "never"
         backend.pre_tokenizer = pre_tokenizers.Sequence(
             [
                 pre_tokenizers.WhitespaceSplit(),
-                pre_tokenizers.Metaspace(replacement=_SPIECE_SPACE, prepend_scheme=prepend_scheme),
+                pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=prepend_scheme),
             ]
         )
-        backend.decoder = decoders.Metaspace(replacement=_SPIECE_SPACE, prepend_scheme=prepend_scheme)
-        return backend
-
-    def _configure_backend(self, backend: Tokenizer) -> None:
-        """The ``<s> A </s> </s> B </s>`` template (every token type 0) from ``cls_token``/``sep_token``."""
+        backend.decoder = decoders.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=prepend_scheme)
         cls, sep = self.cls_token, self.sep_token
         if cls is None or sep is None:
             return
@@ -153,18 +148,3 @@ class XLMRobertaTokenizer(_FairseqTokenizer):
             pair=f"{cls} $A {sep} {sep} $B {sep}",
             special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)],
         )
-
-
-def _read_sentencepiece_model(path: Path) -> Any:
-    """The ``ModelProto`` of a SentencePiece model file, parsed with sentencepiece's own protobuf module."""
-    from google.protobuf.message import DecodeError
-    from sentencepiece import sentencepiece_model_pb2
-
-    proto = sentencepiece_model_pb2.ModelProto()
-    try:
-        proto.ParseFromString(Path(path).read_bytes())
-    except (OSError, DecodeError) as error:
-        raise TokenizerError(f"{path} is not a readable SentencePiece model: {error}") from error
-    if len(proto.pieces) < 3:
-        raise TokenizerError(f"{path} is not a readable SentencePiece model: it has no vocabulary")
-    return proto

@@ -8,21 +8,22 @@ to every word), a ``Metaspace`` decoder, and ``</s>`` appended after each sequen
 
 from __future__ import annotations
 
-import base64
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-from tokenizers.models import Unigram
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
 
 from autohub_core.errors import TokenizerError
+from autohub_core.sentencepiece import (
+    SPIECE_UNDERLINE,
+    SentencePieceLayout,
+    precompiled_charsmap,
+    tokenizer_from_sentencepiece,
+)
 from autohub_core.tokenization import PreTrainedTokenizer
 
 __all__ = ["T5Tokenizer"]
-
-_CONTROL_PIECE = 3  # sentencepiece ModelProto.SentencePiece.Type.CONTROL
-_USER_DEFINED_PIECE = 4  # ModelProto.SentencePiece.Type.USER_DEFINED
 
 
 def _sentinel(index: int) -> str:
@@ -45,6 +46,11 @@ class T5Tokenizer(PreTrainedTokenizer):
         "pad_token": "<pad>",
     }
     default_init_kwargs: ClassVar[dict[str, Any]] = {"extra_ids": 100}
+    #: transformers reads every spiece.model as a Unigram without byte fallback; the sentinels
+    #: are appended per tokenizer (their number is the ``extra_ids`` option).
+    sentencepiece_layout: ClassVar[SentencePieceLayout] = SentencePieceLayout(
+        model="unigram", byte_fallback=False
+    )
 
     def __init__(self, tokenizer_object: Tokenizer | None = None, **kwargs: Any) -> None:
         extra_ids = int(kwargs.get("extra_ids", self.default_init_kwargs["extra_ids"]))
@@ -63,45 +69,26 @@ class T5Tokenizer(PreTrainedTokenizer):
 
     @classmethod
     def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
-        """A Unigram model over the pieces and scores of ``spiece.model`` plus the sentinels; its
-        control and user-defined pieces become added tokens. The rest of the pipeline is set
-        by :meth:`_configure_backend`."""
-        from sentencepiece import sentencepiece_model_pb2
-
-        proto = sentencepiece_model_pb2.ModelProto()
-        try:
-            proto.ParseFromString(files["vocab_file"].read_bytes())
-        except Exception as error:  # protobuf raises its own DecodeError
-            raise TokenizerError(f"{files['vocab_file']} is not a SentencePiece model: {error}") from error
-        if proto.trainer_spec.model_type != 1:
-            raise TokenizerError(f"{files['vocab_file']} is not a Unigram SentencePiece model")
-        vocab = [(piece.piece, piece.score) for piece in proto.pieces]
-        extra_ids = int(init_kwargs["extra_ids"])
-        vocab += [(_sentinel(index), 0.0) for index in reversed(range(extra_ids))]
-        backend = Tokenizer(Unigram(vocab, unk_id=proto.trainer_spec.unk_id, byte_fallback=False))
-        charsmap = proto.normalizer_spec.precompiled_charsmap
-        if charsmap:
-            backend.normalizer = normalizers.Precompiled(charsmap)
-        added = [
-            AddedToken(piece.piece, normalized=False, special=piece.type == _CONTROL_PIECE)
-            for piece in proto.pieces
-            if piece.type in (_CONTROL_PIECE, _USER_DEFINED_PIECE)
-        ]
-        backend.add_tokens(added)
-        return backend
+        """A Unigram over the pieces and scores of ``spiece.model`` then the sentinels, last first;
+        its control and user-defined pieces are added tokens. :meth:`_configure_backend` sets the
+        rest of the pipeline."""
+        sentinels = tuple(_sentinel(index) for index in reversed(range(int(init_kwargs["extra_ids"]))))
+        layout = dataclasses.replace(cls.sentencepiece_layout, trailing_pieces=sentinels)
+        return tokenizer_from_sentencepiece(files["vocab_file"], layout)
 
     def _configure_backend(self, backend: Tokenizer) -> None:
         """Set transformers' T5 pipeline: only the precompiled normaliser of a tokenizer.json is kept."""
-        normalizer = json.loads(backend.to_str()).get("normalizer")
-        charsmap = _precompiled_charsmap(normalizer)
-        backend.normalizer = normalizers.Precompiled(base64.b64decode(charsmap)) if charsmap else None
+        charsmap = precompiled_charsmap(backend.normalizer)
+        backend.normalizer = normalizers.Precompiled(charsmap) if charsmap else None
         backend.pre_tokenizer = pre_tokenizers.Sequence(
             [
                 pre_tokenizers.WhitespaceSplit(),
-                pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+                pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme="always", split=True),
             ]
         )
-        backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+        backend.decoder = decoders.Metaspace(
+            replacement=SPIECE_UNDERLINE, prepend_scheme="always", split=True
+        )
         eos = self.eos_token
         if eos is None:
             backend.post_processor = None
@@ -119,14 +106,3 @@ class T5Tokenizer(PreTrainedTokenizer):
     def get_sentinel_token_ids(self) -> list[int]:
         """The ids of :meth:`get_sentinel_tokens`."""
         return self.convert_tokens_to_ids(self.get_sentinel_tokens())
-
-
-def _precompiled_charsmap(normalizer: dict[str, Any] | None) -> str | None:
-    """The base64 charsmap of a ``Precompiled`` normaliser (alone or in a ``Sequence``), if any."""
-    if not normalizer:
-        return None
-    candidates = normalizer.get("normalizers", []) if normalizer.get("type") == "Sequence" else [normalizer]
-    for candidate in candidates:
-        if candidate.get("type") == "Precompiled" and candidate.get("precompiled_charsmap"):
-            return candidate["precompiled_charsmap"]
-    return None
