@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
@@ -30,8 +30,10 @@ from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_f
 __all__ = [
     "BatchEncoding",
     "BosEosTemplateTokenizer",
+    "CharSpan",
     "PreTrainedTokenizer",
     "PreTrainedTokenizerFast",
+    "TokenSpan",
     "WordPieceTokenizer",
 ]
 
@@ -78,6 +80,20 @@ _LOAD_TIME_KEYS = frozenset(
 )
 
 TextInput = str | Sequence[str]
+
+
+class CharSpan(NamedTuple):
+    """A span of characters of the input: ``text[start:end]``."""
+
+    start: int
+    end: int
+
+
+class TokenSpan(NamedTuple):
+    """A span of tokens of an encoded row: tokens ``start`` to ``end - 1``."""
+
+    start: int
+    end: int
 
 
 class BatchEncoding(collections.UserDict):
@@ -131,6 +147,16 @@ class BatchEncoding(collections.UserDict):
             )
         return self._encodings[batch_index]
 
+    @property
+    def is_fast(self) -> bool:
+        """Whether the rows' :class:`tokenizers.Encoding` objects (and the alignment methods) are available."""
+        return self._encodings is not None
+
+    @property
+    def n_sequences(self) -> int | None:
+        """How many sequences each row encodes: 1 (a text), 2 (a pair), ``None`` when unknown."""
+        return self._encodings[0].n_sequences if self._encodings else None
+
     def tokens(self, batch_index: int = 0) -> list[str]:
         """The token strings of row ``batch_index``."""
         return self._encoding(batch_index).tokens
@@ -143,9 +169,68 @@ class BatchEncoding(collections.UserDict):
         """For each token, 0 or 1 for the sequence of a pair it belongs to (``None`` for specials)."""
         return self._encoding(batch_index).sequence_ids
 
-    def char_to_token(self, batch_index: int, char_index: int, sequence_index: int = 0) -> int | None:
-        """The index of the token of row ``batch_index`` that covers character ``char_index``."""
-        return self._encoding(batch_index).char_to_token(char_index, sequence_index)
+    # The alignment methods take ``(index)`` for row 0 or ``(batch_index, index)``, as transformers'.
+    # A negative token index counts from the end of the row; a negative word or character
+    # index, like one past the end, matches nothing (``None``).
+
+    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
+        """The sequence (0 or 1) token ``token_index`` belongs to; ``None`` for specials and padding."""
+        encoding, index = self._token_position(batch_or_token_index, token_index)
+        return None if index is None else encoding.token_to_sequence(index)
+
+    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
+        """The index of the word (in its sequence) token ``token_index`` is part of; ``None`` for specials."""
+        encoding, index = self._token_position(batch_or_token_index, token_index)
+        return None if index is None else encoding.token_to_word(index)
+
+    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None) -> CharSpan | None:
+        """The characters of its sequence token ``token_index`` covers; ``None`` for specials and padding."""
+        encoding, index = self._token_position(batch_or_token_index, token_index)
+        span = None if index is None else encoding.token_to_chars(index)
+        return None if span is None else CharSpan(*span)
+
+    def word_to_tokens(
+        self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0
+    ) -> TokenSpan | None:
+        """The tokens word ``word_index`` of sequence ``sequence_index`` became; ``None`` if none."""
+        encoding, index = self._position(batch_or_word_index, word_index)
+        span = None if index < 0 else encoding.word_to_tokens(index, sequence_index)
+        return None if span is None else TokenSpan(*span)
+
+    def word_to_chars(
+        self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0
+    ) -> CharSpan | None:
+        """The characters of word ``word_index`` of sequence ``sequence_index``; ``None`` if no such word."""
+        encoding, index = self._position(batch_or_word_index, word_index)
+        span = None if index < 0 else encoding.word_to_chars(index, sequence_index)
+        return None if span is None else CharSpan(*span)
+
+    def char_to_token(
+        self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0
+    ) -> int | None:
+        """The token covering character ``char_index`` of sequence ``sequence_index``; ``None`` if none
+        (whitespace trimmed from every token, a truncated-away character, an index past the end)."""
+        encoding, index = self._position(batch_or_char_index, char_index)
+        return None if index < 0 else encoding.char_to_token(index, sequence_index)
+
+    def char_to_word(
+        self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0
+    ) -> int | None:
+        """The word containing character ``char_index`` of sequence ``sequence_index``; ``None`` if none."""
+        encoding, index = self._position(batch_or_char_index, char_index)
+        return None if index < 0 else encoding.char_to_word(index, sequence_index)
+
+    def _position(self, batch_or_index: int, index: int | None) -> tuple[Encoding, int]:
+        """The row's encoding and the index, from the one- or two-argument call forms."""
+        if index is None:
+            return self._encoding(0), batch_or_index
+        return self._encoding(batch_or_index), index
+
+    def _token_position(self, batch_or_index: int, index: int | None) -> tuple[Encoding, int | None]:
+        encoding, index = self._position(batch_or_index, index)
+        if index < 0:
+            index += len(encoding)
+        return encoding, index if 0 <= index < len(encoding) else None
 
     def convert_to_tensors(self, tensor_type: str | None = None) -> BatchEncoding:
         """Convert every value in place to ``"pt"`` (torch int64) or ``"np"`` arrays; ``None`` is a no-op."""
@@ -346,6 +431,11 @@ class PreTrainedTokenizer:
             f"{cls.__name__} needs a {TOKENIZER_FILE}: it has no way to build a tokenizer from other files"
         )
 
+    @classmethod
+    def _adjust_loaded_options(cls, init_kwargs: dict[str, Any]) -> None:
+        """Adjust, in place, the options :meth:`from_pretrained` read from the checkpoint's files and
+        arguments (``tokenizer_class`` still among them) before building (no-op by default)."""
+
     def _configure_backend(self, backend: Tokenizer) -> None:
         """Adjust the Rust tokenizer to the init options after loading (no-op by default).
 
@@ -385,6 +475,7 @@ class PreTrainedTokenizer:
                 {key: value for key, value in special_tokens_map.items() if not kwargs.get(key)}
             )
         init_kwargs.update(kwargs)
+        cls._adjust_loaded_options(init_kwargs)
         for key in _LOAD_TIME_KEYS:
             init_kwargs.pop(key, None)
 
@@ -515,6 +606,11 @@ class PreTrainedTokenizer:
     def backend_tokenizer(self) -> Tokenizer:
         """The Rust :class:`tokenizers.Tokenizer` doing the work."""
         return self._backend
+
+    @property
+    def is_fast(self) -> bool:
+        """Always True: every autohub tokenizer is a Rust one (what transformers calls "fast")."""
+        return True
 
     @property
     def vocab_size(self) -> int:

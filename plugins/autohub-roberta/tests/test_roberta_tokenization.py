@@ -6,8 +6,9 @@ Every checkpoint is built here: a byte-level BPE trained with ``tokenizers``' By
 tokenizer_config.json) and as a full one (tokenizer.json saved by transformers). Nothing is downloaded.
 
 transformers 5 builds ``<mask>`` without ``lstrip`` when it loads the legacy files alone, where
-transformers 4 and the Hub's tokenizer.json files strip the space before it; autohub keeps the
-latter, so for legacy directories the oracle is given that ``<mask>`` explicitly.
+transformers 4 and the Hub's tokenizer.json files strip the space before it. autohub's RoBERTa does as
+transformers 5; its XLM-RoBERTa keeps the latter, so for XLM-RoBERTa legacy directories the oracle is
+given that ``<mask>`` explicitly.
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ def pair_of_tokenizers(
     if kind == "legacy":
         ours = ours_class.from_pretrained(legacy)
         assert ours.backend_tokenizer.get_vocab_size() > 0
-        return ours, theirs_class.from_pretrained(legacy, mask_token=MASK)
+        extra = {"mask_token": MASK} if family == "xlm-roberta" else {}
+        return ours, theirs_class.from_pretrained(legacy, **extra)
     full = tmp_path_factory.mktemp(f"{family}-full")
     theirs_class.from_pretrained(legacy, mask_token=MASK).save_pretrained(full)
     assert (full / "tokenizer.json").is_file()
@@ -313,9 +315,9 @@ def test_roberta_options_at_load_match_transformers(
     full = tmp_path / "full"
     transformers.RobertaTokenizer.from_pretrained(legacy, mask_token=MASK).save_pretrained(full)
     options = {"add_prefix_space": add_prefix_space, "trim_offsets": trim_offsets}
-    for directory, extra in ((legacy, {"mask_token": MASK}), (full, {})):
+    for directory in (legacy, full):
         ours = RobertaTokenizer.from_pretrained(directory, **options)
-        theirs = transformers.RobertaTokenizer.from_pretrained(directory, **options, **extra)
+        theirs = transformers.RobertaTokenizer.from_pretrained(directory, **options)
         _assert_same_call(ours, theirs, TEXTS, return_offsets_mapping=True)
         _assert_same_call(ours, theirs, *PAIRS[2], return_offsets_mapping=True)
     if add_prefix_space:
@@ -331,12 +333,15 @@ def test_prefix_space_changes_the_first_word(bpe_files: pathlib.Path, tmp_path: 
     assert plain.tokenize("hello")[0] != "Ġhello"
 
 
-def test_mask_token_strips_the_space_before_it(pair_of_tokenizers: tuple[Any, Any]) -> None:
-    ours, _ = pair_of_tokenizers
+def test_mask_token_strips_the_space_before_it_as_transformers(pair_of_tokenizers: tuple[Any, Any]) -> None:
+    """``<mask>`` swallows the space before it exactly when transformers' does (its ``lstrip``)."""
+    ours, theirs = pair_of_tokenizers
     assert ours.mask_token == "<mask>"
     with_space = ours.encode("dog <mask>", add_special_tokens=False)
     without_space = ours.encode("dog<mask>", add_special_tokens=False)
-    assert with_space == without_space and with_space[-1] == ours.mask_token_id
+    assert with_space == theirs.encode("dog <mask>", add_special_tokens=False)
+    assert with_space[-1] == without_space[-1] == ours.mask_token_id
+    assert (with_space == without_space) is theirs.added_tokens_decoder[theirs.mask_token_id].lstrip
 
 
 def test_xlmr_ids_follow_fairseq_layout(spm_file: pathlib.Path, tmp_path: pathlib.Path) -> None:

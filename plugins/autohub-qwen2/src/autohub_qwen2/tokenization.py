@@ -20,9 +20,11 @@ PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p
 class Qwen2Tokenizer(BosEosTemplateTokenizer):
     """Qwen2 byte-level BPE tokenizer (``<|endoftext|>`` as unk, eos and pad; no bos).
 
-    Without tokenizer.json it is built from ``vocab.json`` + ``merges.txt`` with Qwen2's
-    NFC normalizer and pre-tokenizer regex, as transformers' Qwen2Tokenizer does.
-    ``add_bos_token`` / ``add_eos_token`` rebuild the template as in transformers.
+    Loads ``tokenizer.json`` or, without it, ``vocab.json`` + ``merges.txt``. As transformers'
+    Qwen2Tokenizer, it always uses Qwen2's NFC normalizer, pre-tokenizer regex and byte-level
+    decoder, so the option ``add_prefix_space`` (tokenizer_config.json or keyword argument,
+    default False) applies to a tokenizer.json too. ``add_bos_token`` / ``add_eos_token``
+    rebuild the template as in transformers.
     """
 
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
@@ -34,6 +36,7 @@ class Qwen2Tokenizer(BosEosTemplateTokenizer):
 
     @classmethod
     def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
+        """BPE over vocab.json (token -> id) and merges.txt; the pipeline is set by :meth:`_configure_backend`."""
         try:
             vocab = json.loads(files["vocab_file"].read_text(encoding="utf-8"))
             lines = files["merges_file"].read_text(encoding="utf-8").splitlines()
@@ -42,7 +45,7 @@ class Qwen2Tokenizer(BosEosTemplateTokenizer):
                 f"cannot read Qwen2 vocabulary files {sorted(map(str, files.values()))}: {error}"
             ) from error
         merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
-        backend = Tokenizer(
+        return Tokenizer(
             BPE(
                 vocab=vocab,
                 merges=merges,
@@ -53,13 +56,17 @@ class Qwen2Tokenizer(BosEosTemplateTokenizer):
                 byte_fallback=False,
             )
         )
-        add_prefix_space = bool(init_kwargs.get("add_prefix_space") or False)
+
+    def _configure_backend(self, backend: Tokenizer) -> None:
+        """Qwen2's normalizer, pre-tokenizer (``add_prefix_space`` from the options) and decoder, then the template."""
         backend.normalizer = normalizers.NFC()
         backend.pre_tokenizer = pre_tokenizers.Sequence(
             [
                 pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-                pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space, use_regex=False),
+                pre_tokenizers.ByteLevel(
+                    add_prefix_space=bool(self.init_kwargs.get("add_prefix_space")), use_regex=False
+                ),
             ]
         )
         backend.decoder = decoders.ByteLevel()
-        return backend
+        super()._configure_backend(backend)

@@ -3,8 +3,9 @@
 Both load ``tokenizer.json`` when there is one, otherwise their legacy files:
 ``vocab.json`` + ``merges.txt`` (RoBERTa) or ``sentencepiece.bpe.model`` (XLM-RoBERTa). Both frame
 sequences as ``<s> A </s>`` and pairs as ``<s> A </s></s> B </s>``, and take only
-``input_ids`` and ``attention_mask`` (no token type ids). ``<mask>`` swallows the space before it
-(``lstrip=True``) unless the files say otherwise, as in transformers' fast tokenizers.
+``input_ids`` and ``attention_mask`` (no token type ids). XLM-RoBERTa's ``<mask>`` swallows the space
+before it (``lstrip=True``) unless the files say otherwise; RoBERTa's does so only when the files
+say so (tokenizer.json, ``added_tokens_decoder``, special_tokens_map.json), as in transformers 5.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class RobertaTokenizer(_FairseqTokenizer):
 
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
     default_init_kwargs: ClassVar[dict[str, Any]] = {"add_prefix_space": False, "trim_offsets": True}
+
+    def __init__(self, tokenizer_object: Tokenizer | None = None, **kwargs: Any) -> None:
+        # transformers 5's RobertaTokenizer adds a mask token named by a plain string as it is: from
+        # vocab.json + merges.txt alone, the space in "a <mask>" stays a token of its own.
+        mask_token = kwargs.get("mask_token", self.default_special_tokens["mask_token"])
+        if isinstance(mask_token, str):
+            kwargs["mask_token"] = AddedToken(mask_token, normalized=False, special=True)
+        super().__init__(tokenizer_object, **kwargs)
 
     @classmethod
     def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
