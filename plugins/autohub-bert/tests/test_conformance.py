@@ -42,6 +42,7 @@ class TestBertConformance(ConformanceSuite):
     tensor_parallel_overrides = {"intermediate_size": 36}
     tasks = (
         "base",
+        "text-encoding",
         "pretraining",
         "masked-lm",
         "causal-lm",

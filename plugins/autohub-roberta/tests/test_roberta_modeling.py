@@ -381,8 +381,8 @@ def test_causal_lm_warns_without_is_decoder(caplog: pytest.LogCaptureFixture) ->
 @pytest.mark.parametrize(
     ("overrides", "error", "key"),
     [
-        ({"position_embedding_type": "relative_key"}, UnsupportedConfigError, "position_embedding_type"),
-        ({"add_cross_attention": True, "is_decoder": True}, UnsupportedConfigError, "add_cross_attention"),
+        ({"position_embedding_type": "rotary"}, UnsupportedConfigError, "position_embedding_type"),
+        ({"add_cross_attention": True}, ConfigError, "add_cross_attention"),
         ({"hidden_act": "no-such-activation"}, UnsupportedConfigError, "hidden_act"),
         ({"hidden_size": 30}, ConfigError, "hidden_size"),
         ({"pad_token_id": None}, ConfigError, "pad_token_id"),

@@ -1,8 +1,20 @@
 """BERT: embeddings, a post-LayerNorm transformer encoder, a pooler, and the task heads.
 
 Attribute names follow the checkpoint keys of transformers' BERT (``bert.encoder.layer.0.
-attention.self.query.weight`` ...), so Hub checkpoints load without renaming. Attention
-runs through ``torch.nn.functional.scaled_dot_product_attention``.
+attention.self.query.weight`` ...), so Hub checkpoints load without renaming. Attention runs
+through the core's ``attention`` with the implementation ``config._attn_implementation`` names
+(``"sdpa"`` unless set).
+
+``position_embedding_type="relative_key"`` / ``"relative_key_query"`` (Shaw et al. / Huang et al.)
+add a learned embedding of the query-key distance (``attention.self.distance_embedding``) to the
+attention scores instead of adding absolute position embeddings, as transformers 4.x computed them;
+transformers 5 dropped these types (it ignores the key). Their scores are explicit, so they always
+run the eager implementation, as transformers did.
+
+With ``is_decoder=True`` the self-attention is causal and ``past_key_values`` is a key/value cache:
+one tuple per layer, ``(key, value)`` of the self-attention, followed by the cross-attention's
+``(key, value)`` once it has run (``add_cross_attention=True`` with ``encoder_hidden_states``), each
+(batch, heads, length, head_dim). It is never updated in place.
 
 Training follows transformers: ``BertLayer`` is recomputed under gradient checkpointing, and every
 head takes ``num_items_in_batch``; only ``BertLMHeadModel`` (transformers' ``loss_function``) divides
@@ -11,6 +23,8 @@ its summed loss by it, the other heads average their loss and ignore it, as tran
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -18,7 +32,9 @@ from torch import nn
 
 from autohub_bert.config import BertConfig
 from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
+    additive_mask,
     attention,
     causal_lm_loss,
     get_activation,
@@ -31,18 +47,20 @@ from autohub_core.layers import (
 )
 from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
-    BaseModelOutputWithPooling,
     CausalLMOutput,
     MaskedLMOutput,
+    ModelOutput,
     MultipleChoiceModelOutput,
     NextSentencePredictorOutput,
     PreTrainingOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
+    Tensors,
     TokenClassifierOutput,
 )
 
 __all__ = [
+    "BaseModelOutputWithPoolingAndCrossAttentions",
     "BertForMaskedLM",
     "BertForMultipleChoice",
     "BertForNextSentencePrediction",
@@ -55,16 +73,36 @@ __all__ = [
     "BertPreTrainedModel",
 ]
 
+POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
+
+#: One entry per layer: self-attention (key, value), then cross-attention (key, value) once computed.
+KeyValueCache = tuple[tuple[torch.Tensor, ...], ...]
+
+logger = logging.getLogger("autohub")
+
+
+@dataclass
+class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
+    """``BertModel``'s output (transformers' class of the same name): hidden states, the pooled [CLS]
+    output, and for decoders the KV cache and cross-attention weights."""
+
+    last_hidden_state: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    past_key_values: Any = None
+    attentions: Tensors | None = None
+    cross_attentions: Tensors | None = None
+
 
 def _check_supported(config: BertConfig) -> None:
-    if config.position_embedding_type != "absolute":
+    if config.position_embedding_type not in POSITION_EMBEDDING_TYPES:
         raise UnsupportedConfigError(
             f"config key 'position_embedding_type' = {config.position_embedding_type!r} is not supported "
-            "by autohub-bert (only 'absolute')"
+            f"by autohub-bert (one of {', '.join(POSITION_EMBEDDING_TYPES)})"
         )
-    if config.add_cross_attention:
-        raise UnsupportedConfigError(
-            "config key 'add_cross_attention' = True (BERT as a seq2seq decoder) is not supported by autohub-bert"
+    if config.add_cross_attention and not config.is_decoder:
+        raise ConfigError(
+            "config key 'add_cross_attention' = True needs 'is_decoder' = True (cross-attention is a decoder's)"
         )
     for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size"):
         value = getattr(config, key)
@@ -78,9 +116,15 @@ def _check_supported(config: BertConfig) -> None:
     get_activation(config.hidden_act)
 
 
+def _implementation(config: BertConfig) -> str:
+    """The attention implementation the config asks for (``from_pretrained(attn_implementation=)``)."""
+    return getattr(config, "_attn_implementation", None) or "sdpa"
+
+
 class BertEmbeddings(nn.Module):
     """Word + position + token-type embeddings, then LayerNorm and dropout.
 
+    The absolute position embeddings are added only with ``position_embedding_type="absolute"``.
     The default position and token type ids come from non-persistent buffers, as in transformers.
     """
 
@@ -93,6 +137,7 @@ class BertEmbeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.absolute_positions = config.position_embedding_type == "absolute"
         positions = torch.arange(config.max_position_embeddings).expand((1, -1))
         self.register_buffer("position_ids", positions, persistent=False)
         self.register_buffer(
@@ -105,60 +150,105 @@ class BertEmbeddings(nn.Module):
         token_type_ids: torch.Tensor | None,
         position_ids: torch.Tensor | None,
         inputs_embeds: torch.Tensor | None,
+        past_length: int = 0,
     ) -> torch.Tensor:
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         batch_size, seq_length = inputs_embeds.shape[:2]
-        if position_ids is None:
-            position_ids = self.position_ids[:, :seq_length]
         if token_type_ids is None:
             token_type_ids = self.token_type_ids[:, :seq_length].expand(batch_size, seq_length)
-        embeddings = (
-            inputs_embeds
-            + self.token_type_embeddings(token_type_ids)
-            + self.position_embeddings(position_ids)
-        )
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        if self.absolute_positions:
+            if position_ids is None:
+                position_ids = self.position_ids[:, past_length : past_length + seq_length]
+            embeddings = embeddings + self.position_embeddings(position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
 
 class BertSelfAttention(nn.Module):
-    """Multi-head self-attention (query / key / value projections).
+    """Multi-head attention (query / key / value projections): self-attention, or cross-attention over
+    ``encoder_hidden_states`` (``is_cross_attention``).
 
     Head counts are read from the tensors (``-1``), so the projections may be sharded by heads
-    under tensor parallelism and each rank attends over its own heads.
+    under tensor parallelism and each rank attends over its own heads. With a relative
+    ``position_embedding_type`` (self-attention only) ``distance_embedding`` holds one vector per
+    query-key distance in ``(-max_position_embeddings, max_position_embeddings)``.
     """
 
-    def __init__(self, config: BertConfig) -> None:
+    def __init__(self, config: BertConfig, is_cross_attention: bool = False) -> None:
         super().__init__()
+        self.config = config
         self.head_dim = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_dim**-0.5
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_prob = config.attention_probs_dropout_prob
-        self.is_causal = config.is_decoder
+        self.is_cross_attention = is_cross_attention
+        self.position_embedding_type = "absolute" if is_cross_attention else config.position_embedding_type
+        if self.position_embedding_type != "absolute":
+            self.max_position_embeddings = config.max_position_embeddings
+            self.distance_embedding = nn.Embedding(2 * config.max_position_embeddings - 1, self.head_dim)
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, _ = states.shape
         return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None,
+        output_attentions: bool,
+        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]:
+        """Attention output, weights (when requested) and this layer's (key, value) for the cache.
+
+        Self-attention appends its new keys and values to ``past_key_value``; cross-attention reuses
+        the cached encoder keys and values when there are some.
+        """
         query = self._split_heads(self.query(hidden_states))
-        key = self._split_heads(self.key(hidden_states))
-        value = self._split_heads(self.value(hidden_states))
+        if self.is_cross_attention and past_key_value is not None:
+            key, value = past_key_value
+        else:
+            source = encoder_hidden_states if self.is_cross_attention else hidden_states
+            key = self._split_heads(self.key(source))
+            value = self._split_heads(self.value(source))
+            if past_key_value is not None:
+                key = torch.cat((past_key_value[0], key), dim=-2)
+                value = torch.cat((past_key_value[1], value), dim=-2)
+        implementation = _implementation(self.config)
+        if self.position_embedding_type != "absolute":
+            bias = self._relative_position_scores(query, key) * self.scaling
+            mask = bias if mask is None else mask + bias
+            implementation = "eager"
         context, weights = attention(
             query,
             key,
             value,
             mask,
             dropout=self.dropout_prob if self.training else 0.0,
-            is_causal=self.is_causal,
+            scale=self.scaling,
             output_attentions=output_attentions,
+            implementation=implementation,
         )
         batch_size, _, seq_length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
-        return context, weights
+        return context, weights, (key, value)
+
+    def _relative_position_scores(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """The distance terms of the attention scores, before scaling: query · d(i - j), plus
+        key · d(i - j) for ``relative_key_query``. The queries are the last positions of the keys."""
+        query_length, key_length = query.shape[-2], key.shape[-2]
+        device = query.device
+        query_positions = torch.arange(key_length - query_length, key_length, device=device).view(-1, 1)
+        key_positions = torch.arange(key_length, device=device).view(1, -1)
+        distance = query_positions - key_positions + self.max_position_embeddings - 1
+        embedding = self.distance_embedding(distance).to(query.dtype)
+        scores = torch.einsum("bhld,lrd->bhlr", query, embedding)
+        if self.position_embedding_type == "relative_key_query":
+            scores = scores + torch.einsum("bhrd,lrd->bhlr", key, embedding)
+        return scores
 
 
 class BertSelfOutput(nn.Module):
@@ -175,16 +265,23 @@ class BertSelfOutput(nn.Module):
 
 
 class BertAttention(nn.Module):
-    def __init__(self, config: BertConfig) -> None:
+    def __init__(self, config: BertConfig, is_cross_attention: bool = False) -> None:
         super().__init__()
-        self.self = BertSelfAttention(config)
+        self.self = BertSelfAttention(config, is_cross_attention)
         self.output = BertSelfOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(hidden_states, mask, output_attentions)
-        return self.output(context, hidden_states), weights
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None,
+        output_attentions: bool,
+        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]:
+        context, weights, present = self.self(
+            hidden_states, mask, output_attentions, past_key_value, encoder_hidden_states
+        )
+        return self.output(context, hidden_states), weights, present
 
 
 class BertIntermediate(nn.Module):
@@ -209,19 +306,44 @@ class BertOutput(nn.Module):
 
 
 class BertLayer(GradientCheckpointingLayer):
-    """Attention then feed-forward; recomputed in the backward pass under gradient checkpointing."""
+    """Self-attention, cross-attention (``add_cross_attention``, when ``encoder_hidden_states`` are
+    given), then feed-forward; recomputed in the backward pass under gradient checkpointing."""
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.attention = BertAttention(config)
+        if config.add_cross_attention:
+            self.crossattention = BertAttention(config, is_cross_attention=True)
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(hidden_states, mask, output_attentions)
-        return self.output(self.intermediate(attended), attended), weights
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None,
+        encoder_hidden_states: torch.Tensor | None,
+        encoder_mask: torch.Tensor | None,
+        output_attentions: bool,
+        past_key_value: tuple[torch.Tensor, ...] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+        """The layer output, self- and cross-attention weights (when requested), and the cache entry."""
+        self_past = past_key_value[:2] if past_key_value is not None else None
+        attended, weights, present = self.attention(hidden_states, mask, output_attentions, self_past)
+        cross_weights = None
+        if encoder_hidden_states is not None:
+            if not hasattr(self, "crossattention"):
+                raise ConfigError(
+                    "encoder_hidden_states were given, but the model has no cross-attention layers: "
+                    "set 'add_cross_attention' = True (and 'is_decoder' = True) in the config"
+                )
+            cross_past = (
+                past_key_value[2:] if past_key_value is not None and len(past_key_value) > 2 else None
+            )
+            attended, cross_weights, cross_present = self.crossattention(
+                attended, encoder_mask, output_attentions, cross_past, encoder_hidden_states
+            )
+            present = present + cross_present
+        return self.output(self.intermediate(attended), attended), weights, cross_weights, present
 
 
 class BertEncoder(nn.Module):
@@ -321,7 +443,12 @@ class BertPreTrainedModel(PreTrainedModel):
 
 
 class BertModel(BertPreTrainedModel):
-    """The bare BERT encoder: returns the last hidden states and the pooled [CLS] output."""
+    """The bare BERT encoder: returns the last hidden states and the pooled [CLS] output.
+
+    With ``is_decoder=True`` the self-attention is causal, ``encoder_hidden_states`` feed the
+    cross-attention layers (``add_cross_attention``) and ``past_key_values`` / ``use_cache`` carry the
+    key/value cache (see the module docstring).
+    """
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
@@ -347,35 +474,89 @@ class BertModel(BertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         use_cache: bool | None = None,
-    ) -> BaseModelOutputWithPooling | tuple[torch.Tensor, ...]:
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: KeyValueCache | None = None,
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple[Any, ...]:
+        """``attention_mask`` covers the cached positions too (batch, past_length + length);
+        ``encoder_hidden_states`` are ignored unless the model is a decoder, as in transformers."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
-        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        use_cache = self._use_cache(use_cache) if config.is_decoder else False
+        if not config.is_decoder:
+            encoder_hidden_states = None
+        past_key_values = past_key_values or None
+        past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
 
-        hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
-        mask = padding_mask(attention_mask, hidden_states.dtype)
+        hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, past_length)
+        if config.is_decoder:
+            mask = _causal_mask(attention_mask, hidden_states, past_length)
+        else:
+            mask = padding_mask(attention_mask, hidden_states.dtype)
+        encoder_mask = None
+        if encoder_hidden_states is not None:
+            encoder_mask = padding_mask(encoder_attention_mask, hidden_states.dtype)
         all_hidden_states: tuple[torch.Tensor, ...] = ()
         all_attentions: tuple[torch.Tensor, ...] = ()
-        for layer in self.encoder.layer:
+        all_cross_attentions: tuple[torch.Tensor, ...] = ()
+        presents: KeyValueCache = ()
+        for index, layer in enumerate(self.encoder.layer):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, weights = layer(hidden_states, mask, output_attentions)
+            hidden_states, weights, cross_weights, present = layer(
+                hidden_states,
+                mask,
+                encoder_hidden_states,
+                encoder_mask,
+                output_attentions,
+                past_key_value=past_key_values[index] if past_key_values is not None else None,
+            )
+            if use_cache:
+                presents += (present,)
             if output_attentions:
                 all_attentions += (weights,)
+                if cross_weights is not None:
+                    all_cross_attentions += (cross_weights,)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         pooled = self.pooler(hidden_states) if self.pooler is not None else None
-        outputs = BaseModelOutputWithPooling(
+        outputs = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=pooled,
             hidden_states=all_hidden_states if output_hidden_states else None,
+            past_key_values=presents if use_cache else None,
             attentions=all_attentions if output_attentions else None,
+            cross_attentions=all_cross_attentions or None,
         )
-        return outputs if return_dict else outputs.to_tuple()
+        return self._output(outputs, return_dict)
+
+
+def _causal_mask(
+    attention_mask: torch.Tensor | None, hidden_states: torch.Tensor, past_length: int
+) -> torch.Tensor | None:
+    """Additive decoder self-attention mask (batch or 1, 1, length, past_length + length): the future
+    and the padding of the 1/0 ``attention_mask`` are masked. None for one new token without padding."""
+    query_length = hidden_states.shape[1]
+    if attention_mask is None and query_length == 1:
+        return None
+    key_length = past_length + query_length
+    device = hidden_states.device
+    allowed = torch.ones(query_length, key_length, dtype=torch.bool, device=device).tril(past_length)[
+        None, None
+    ]
+    if attention_mask is not None:
+        if attention_mask.shape[-1] != key_length:
+            raise ValueError(
+                f"attention_mask must cover the cached and the new positions ({key_length}), "
+                f"got shape {tuple(attention_mask.shape)}"
+            )
+        allowed = allowed & attention_mask.to(device=device, dtype=torch.bool)[:, None, None, :]
+    return additive_mask(allowed, hidden_states.dtype)
 
 
 def _classifier_dropout(config: BertConfig) -> float:
@@ -439,11 +620,14 @@ class BertForPreTraining(BertPreTrainedModel):
         return self._output(output, return_dict)
 
 
-class BertLMHeadModel(BertPreTrainedModel):
-    """BERT as a causal language model (``is_decoder=True``: causal self-attention)."""
+class BertLMHeadModel(BertPreTrainedModel, GenerationMixin):
+    """BERT as a causal language model (``is_decoder=True``: causal self-attention, a KV cache,
+    ``generate()``), optionally cross-attending to ``encoder_hidden_states`` (``add_cross_attention``)."""
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
+        if not config.is_decoder:
+            logger.warning("If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`")
         self.bert = BertModel(config, add_pooling_layer=False)
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
@@ -468,7 +652,13 @@ class BertLMHeadModel(BertPreTrainedModel):
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         use_cache: bool | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: KeyValueCache | None = None,
+        logits_to_keep: int = 0,
     ) -> Any:
+        """``labels`` are the input ids themselves (shifted inside, -100 ignored; no cache is built
+        then). ``logits_to_keep=n`` computes the logits of the last ``n`` positions only (0: all)."""
         outputs = self.bert(
             input_ids,
             attention_mask,
@@ -478,15 +668,63 @@ class BertLMHeadModel(BertPreTrainedModel):
             output_attentions,
             output_hidden_states,
             return_dict=True,
+            use_cache=False if labels is not None else use_cache,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
         )
-        logits = self.cls.predictions(outputs.last_hidden_state)
+        hidden_states = outputs.last_hidden_state
+        logits = self.cls.predictions(hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states)
         loss = None
         if labels is not None:
             loss = causal_lm_loss(logits, labels, num_items_in_batch)
         output = CausalLMOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
         )
         return self._output(output, return_dict)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: KeyValueCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Forward kwargs for the next decoding step: the uncached tokens, positions from the mask."""
+        return _next_step_inputs(input_ids, past_key_values, attention_mask, kwargs)
+
+
+def _next_step_inputs(
+    input_ids: torch.Tensor,
+    past_key_values: KeyValueCache | None,
+    attention_mask: torch.Tensor | None,
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """transformers' generation inputs: the tokens not in the cache, position ids counted over the
+    attended tokens (padding at 0), ``token_type_ids`` extended with their last value; the other
+    generation kwargs (``encoder_hidden_states`` ...) are passed on."""
+    sequence_length = input_ids.shape[1]
+    past_length = past_key_values[0][0].shape[-2] if past_key_values else 0
+    input_ids = input_ids[:, past_length:]
+    inputs = {
+        **kwargs,
+        "input_ids": input_ids,
+        "past_key_values": past_key_values,
+        "attention_mask": attention_mask,
+    }
+    if attention_mask is not None:
+        position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+        inputs["position_ids"] = position_ids[:, -input_ids.shape[1] :]
+    token_type_ids = kwargs.get("token_type_ids")
+    if token_type_ids is not None:
+        grown = token_type_ids[:, -1:].expand(-1, sequence_length - token_type_ids.shape[1])
+        inputs["token_type_ids"] = torch.cat((token_type_ids, grown), dim=1)[:, -input_ids.shape[1] :]
+    return inputs
 
 
 class BertForMaskedLM(BertPreTrainedModel):
@@ -517,6 +755,8 @@ class BertForMaskedLM(BertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
     ) -> Any:
         outputs = self.bert(
             input_ids,
@@ -527,6 +767,8 @@ class BertForMaskedLM(BertPreTrainedModel):
             output_attentions,
             output_hidden_states,
             return_dict=True,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
         )
         logits = self.cls.predictions(outputs.last_hidden_state)
         loss = None

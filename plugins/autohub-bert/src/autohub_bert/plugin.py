@@ -6,7 +6,9 @@ from autohub_core.hookspecs import RegisterByType, RegisterHead, hookimpl
 
 _MODELING = "autohub_bert.modeling"
 
+#: task -> class; ``text-encoding`` is the base model, as transformers' AutoModelForTextEncoding maps it.
 HEADS = {
+    "text-encoding": "BertModel",
     "pretraining": "BertForPreTraining",
     "masked-lm": "BertForMaskedLM",
     "causal-lm": "BertLMHeadModel",

@@ -2,7 +2,8 @@
 
 Attribute names follow the checkpoint keys of transformers' DistilBERT
 (``distilbert.transformer.layer.0.attention.q_lin.weight`` ...), so Hub checkpoints load
-without renaming. Attention runs through ``torch.nn.functional.scaled_dot_product_attention``.
+without renaming. Attention runs through the core's ``attention`` with the implementation
+``config._attn_implementation`` names (``"sdpa"`` unless set).
 There are no token type ids and no pooler: the classification heads read the first token.
 
 Training follows transformers: each ``DistilBertTransformerBlock`` is recomputed under gradient
@@ -123,6 +124,7 @@ class DistilBertSelfAttention(nn.Module):
 
     def __init__(self, config: DistilBertConfig) -> None:
         super().__init__()
+        self.config = config
         self.head_dim = config.dim // config.n_heads
         self.scaling = self.head_dim**-0.5
         self.q_lin = nn.Linear(config.dim, config.dim)
@@ -146,6 +148,7 @@ class DistilBertSelfAttention(nn.Module):
             dropout=self.dropout_prob if self.training else 0.0,
             scale=self.scaling,
             output_attentions=output_attentions,
+            implementation=getattr(self.config, "_attn_implementation", None) or "sdpa",
         )
         batch_size, _, seq_length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)

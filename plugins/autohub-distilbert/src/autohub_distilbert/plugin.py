@@ -6,7 +6,9 @@ from autohub_core.hookspecs import RegisterByType, RegisterHead, hookimpl
 
 _MODELING = "autohub_distilbert.modeling"
 
+#: task -> class; ``text-encoding`` is the base model, as transformers' AutoModelForTextEncoding maps it.
 HEADS = {
+    "text-encoding": "DistilBertModel",
     "masked-lm": "DistilBertForMaskedLM",
     "sequence-classification": "DistilBertForSequenceClassification",
     "token-classification": "DistilBertForTokenClassification",

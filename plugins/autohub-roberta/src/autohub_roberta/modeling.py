@@ -4,11 +4,19 @@ Attribute names follow the checkpoint keys of transformers' RoBERTa (``roberta.e
 attention.self.query.weight``, ``lm_head.dense.weight``, ``classifier.out_proj.weight`` ...), so
 Hub checkpoints of both families load without renaming. Position ids start after the padding
 index (``padding_idx + 1``) and padding tokens keep position ``padding_idx``, as in fairseq.
-Attention runs through ``torch.nn.functional.scaled_dot_product_attention``.
+Attention runs through the core's ``attention`` with the implementation
+``config._attn_implementation`` names (``"sdpa"`` unless set).
 
-With ``is_decoder=True`` the self-attention is causal (``RobertaForCausalLM``); there is no
-key/value cache, each forward recomputes the whole sequence. Cross-attention
-(``add_cross_attention``) is not implemented.
+``position_embedding_type="relative_key"`` / ``"relative_key_query"`` add a learned embedding of the
+query-key distance (``attention.self.distance_embedding``) to the attention scores instead of adding
+absolute position embeddings, as transformers 4.x computed them; transformers 5 dropped these types
+(it ignores the key). Their scores are explicit, so they always run the eager implementation.
+
+With ``is_decoder=True`` the self-attention is causal (``RobertaForCausalLM``) and
+``past_key_values`` is a key/value cache: one tuple per layer, ``(key, value)`` of the
+self-attention, followed by the cross-attention's ``(key, value)`` once it has run
+(``add_cross_attention=True`` with ``encoder_hidden_states``), each (batch, heads, length,
+head_dim). It is never updated in place.
 
 Training follows transformers: ``RobertaLayer`` is recomputed under gradient checkpointing, and every
 head takes ``num_items_in_batch``; only the causal LM heads (transformers' ``loss_function``) divide
@@ -20,6 +28,7 @@ XLM-RoBERTa classes build ``XLMRobertaEmbeddings`` / ``XLMRobertaLayer``, the na
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -27,7 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
+    additive_mask,
     attention,
     causal_lm_loss,
     get_activation,
@@ -40,17 +51,19 @@ from autohub_core.layers import (
 )
 from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
-    BaseModelOutputWithPooling,
     CausalLMOutput,
     MaskedLMOutput,
+    ModelOutput,
     MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
+    Tensors,
     TokenClassifierOutput,
 )
 from autohub_roberta.config import RobertaConfig, XLMRobertaConfig
 
 __all__ = [
+    "BaseModelOutputWithPoolingAndCrossAttentions",
     "RobertaForCausalLM",
     "RobertaForMaskedLM",
     "RobertaForMultipleChoice",
@@ -71,18 +84,35 @@ __all__ = [
 
 logger = logging.getLogger("autohub")
 
+POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
+
+#: One entry per layer: self-attention (key, value), then cross-attention (key, value) once computed.
+KeyValueCache = tuple[tuple[torch.Tensor, ...], ...]
+
+
+@dataclass
+class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
+    """``RobertaModel``'s output (transformers' class of the same name): hidden states, the pooled
+    ``<s>`` output, and for decoders the KV cache and cross-attention weights."""
+
+    last_hidden_state: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    past_key_values: Any = None
+    attentions: Tensors | None = None
+    cross_attentions: Tensors | None = None
+
 
 def _check_supported(config: RobertaConfig) -> None:
-    position_embedding_type = getattr(config, "position_embedding_type", "absolute")
-    if position_embedding_type != "absolute":
+    position_embedding_type = _position_embedding_type(config)
+    if position_embedding_type not in POSITION_EMBEDDING_TYPES:
         raise UnsupportedConfigError(
             f"config key 'position_embedding_type' = {position_embedding_type!r} is not supported "
-            "by autohub-roberta (only 'absolute')"
+            f"by autohub-roberta (one of {', '.join(POSITION_EMBEDDING_TYPES)})"
         )
-    if config.add_cross_attention:
-        raise UnsupportedConfigError(
-            "config key 'add_cross_attention' = True (RoBERTa as a seq2seq decoder) is not supported "
-            "by autohub-roberta"
+    if config.add_cross_attention and not config.is_decoder:
+        raise ConfigError(
+            "config key 'add_cross_attention' = True needs 'is_decoder' = True (cross-attention is a decoder's)"
         )
     for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size"):
         value = getattr(config, key)
@@ -101,10 +131,23 @@ def _check_supported(config: RobertaConfig) -> None:
     get_activation(config.hidden_act)
 
 
-def position_ids_from_input_ids(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
-    """fairseq positions: ``padding_idx + 1, padding_idx + 2, ...`` over non-pad tokens; pads get ``padding_idx``."""
+def _position_embedding_type(config: RobertaConfig) -> str:
+    """``position_embedding_type`` (a transformers 4 key; absent means ``"absolute"``)."""
+    return getattr(config, "position_embedding_type", "absolute")
+
+
+def _implementation(config: RobertaConfig) -> str:
+    """The attention implementation the config asks for (``from_pretrained(attn_implementation=)``)."""
+    return getattr(config, "_attn_implementation", None) or "sdpa"
+
+
+def position_ids_from_input_ids(
+    input_ids: torch.Tensor, padding_idx: int, past_length: int = 0
+) -> torch.Tensor:
+    """fairseq positions: ``padding_idx + 1, padding_idx + 2, ...`` over non-pad tokens (after
+    ``past_length`` cached ones); pads get ``padding_idx``."""
     not_pad = input_ids.ne(padding_idx).int()
-    return (torch.cumsum(not_pad, dim=1).type_as(not_pad) * not_pad).long() + padding_idx
+    return ((torch.cumsum(not_pad, dim=1).type_as(not_pad) + past_length) * not_pad).long() + padding_idx
 
 
 def position_ids_from_inputs_embeds(inputs_embeds: torch.Tensor, padding_idx: int) -> torch.Tensor:
@@ -119,6 +162,7 @@ def position_ids_from_inputs_embeds(inputs_embeds: torch.Tensor, padding_idx: in
 class RobertaEmbeddings(nn.Module):
     """Word + token-type + position embeddings (fairseq position ids), then LayerNorm and dropout.
 
+    The absolute position embeddings are added only with ``position_embedding_type="absolute"``.
     The default token type ids come from a non-persistent buffer; ``position_ids`` (unused, the
     positions follow the padding) is registered too, so the module state is transformers'.
     """
@@ -140,6 +184,7 @@ class RobertaEmbeddings(nn.Module):
         self.position_embeddings = nn.Embedding(
             config.max_position_embeddings, config.hidden_size, padding_idx=self.padding_idx
         )
+        self.absolute_positions = _position_embedding_type(config) == "absolute"
 
     def forward(
         self,
@@ -147,58 +192,108 @@ class RobertaEmbeddings(nn.Module):
         token_type_ids: torch.Tensor | None,
         position_ids: torch.Tensor | None,
         inputs_embeds: torch.Tensor | None,
+        past_length: int = 0,
     ) -> torch.Tensor:
-        if position_ids is None:
-            if input_ids is not None:
-                position_ids = position_ids_from_input_ids(input_ids, self.padding_idx)
-            else:
-                position_ids = position_ids_from_inputs_embeds(inputs_embeds, self.padding_idx)
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
+        """``past_length`` cached tokens precede ``input_ids`` (their positions continue after them;
+        positions from ``inputs_embeds`` restart at ``padding_idx + 1``, as in transformers)."""
+        embeddings = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        batch_size, seq_length = embeddings.shape[:2]
         if token_type_ids is None:
-            batch_size, seq_length = inputs_embeds.shape[:2]
             token_type_ids = self.token_type_ids[:, :seq_length].expand(batch_size, seq_length)
-        embeddings = (
-            inputs_embeds
-            + self.token_type_embeddings(token_type_ids)
-            + self.position_embeddings(position_ids)
-        )
+        embeddings = embeddings + self.token_type_embeddings(token_type_ids)
+        if self.absolute_positions:
+            if position_ids is None and input_ids is not None:
+                position_ids = position_ids_from_input_ids(input_ids, self.padding_idx, past_length)
+            elif position_ids is None:
+                position_ids = position_ids_from_inputs_embeds(inputs_embeds, self.padding_idx)
+            embeddings = embeddings + self.position_embeddings(position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
 
 class RobertaSelfAttention(nn.Module):
-    """Multi-head self-attention (query / key / value projections).
+    """Multi-head attention (query / key / value projections): self-attention, or cross-attention over
+    ``encoder_hidden_states`` (``is_cross_attention``).
 
     Head counts are read from the tensors (``-1``), so the projections may be sharded by heads
-    under tensor parallelism and each rank attends over its own heads.
+    under tensor parallelism and each rank attends over its own heads. With a relative
+    ``position_embedding_type`` (self-attention only) ``distance_embedding`` holds one vector per
+    query-key distance in ``(-max_position_embeddings, max_position_embeddings)``.
     """
 
-    def __init__(self, config: RobertaConfig) -> None:
+    def __init__(self, config: RobertaConfig, is_cross_attention: bool = False) -> None:
         super().__init__()
+        self.config = config
         self.head_dim = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_dim**-0.5
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_prob = config.attention_probs_dropout_prob
+        self.is_cross_attention = is_cross_attention
+        self.position_embedding_type = "absolute" if is_cross_attention else _position_embedding_type(config)
+        if self.position_embedding_type != "absolute":
+            self.max_position_embeddings = config.max_position_embeddings
+            self.distance_embedding = nn.Embedding(2 * config.max_position_embeddings - 1, self.head_dim)
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, _ = states.shape
         return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None,
+        output_attentions: bool,
+        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]:
+        """Attention output, weights (when requested) and this layer's (key, value) for the cache.
+
+        Self-attention appends its new keys and values to ``past_key_value``; cross-attention reuses
+        the cached encoder keys and values when there are some.
+        """
+        query = self._split_heads(self.query(hidden_states))
+        if self.is_cross_attention and past_key_value is not None:
+            key, value = past_key_value
+        else:
+            source = encoder_hidden_states if self.is_cross_attention else hidden_states
+            key = self._split_heads(self.key(source))
+            value = self._split_heads(self.value(source))
+            if past_key_value is not None:
+                key = torch.cat((past_key_value[0], key), dim=-2)
+                value = torch.cat((past_key_value[1], value), dim=-2)
+        implementation = _implementation(self.config)
+        if self.position_embedding_type != "absolute":
+            bias = self._relative_position_scores(query, key) * self.scaling
+            mask = bias if mask is None else mask + bias
+            implementation = "eager"
         context, weights = attention(
-            self._split_heads(self.query(hidden_states)),
-            self._split_heads(self.key(hidden_states)),
-            self._split_heads(self.value(hidden_states)),
+            query,
+            key,
+            value,
             mask,
             dropout=self.dropout_prob if self.training else 0.0,
+            scale=self.scaling,
             output_attentions=output_attentions,
+            implementation=implementation,
         )
         batch_size, _, seq_length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
-        return context, weights
+        return context, weights, (key, value)
+
+    def _relative_position_scores(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """The distance terms of the attention scores, before scaling: query · d(i - j), plus
+        key · d(i - j) for ``relative_key_query``. The queries are the last positions of the keys."""
+        query_length, key_length = query.shape[-2], key.shape[-2]
+        device = query.device
+        query_positions = torch.arange(key_length - query_length, key_length, device=device).view(-1, 1)
+        key_positions = torch.arange(key_length, device=device).view(1, -1)
+        distance = query_positions - key_positions + self.max_position_embeddings - 1
+        embedding = self.distance_embedding(distance).to(query.dtype)
+        scores = torch.einsum("bhld,lrd->bhlr", query, embedding)
+        if self.position_embedding_type == "relative_key_query":
+            scores = scores + torch.einsum("bhrd,lrd->bhlr", key, embedding)
+        return scores
 
 
 class RobertaSelfOutput(nn.Module):
@@ -215,16 +310,23 @@ class RobertaSelfOutput(nn.Module):
 
 
 class RobertaAttention(nn.Module):
-    def __init__(self, config: RobertaConfig) -> None:
+    def __init__(self, config: RobertaConfig, is_cross_attention: bool = False) -> None:
         super().__init__()
-        self.self = RobertaSelfAttention(config)
+        self.self = RobertaSelfAttention(config, is_cross_attention)
         self.output = RobertaSelfOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(hidden_states, mask, output_attentions)
-        return self.output(context, hidden_states), weights
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None,
+        output_attentions: bool,
+        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]:
+        context, weights, present = self.self(
+            hidden_states, mask, output_attentions, past_key_value, encoder_hidden_states
+        )
+        return self.output(context, hidden_states), weights, present
 
 
 class RobertaIntermediate(nn.Module):
@@ -249,19 +351,44 @@ class RobertaOutput(nn.Module):
 
 
 class RobertaLayer(GradientCheckpointingLayer):
-    """Attention then feed-forward; recomputed in the backward pass under gradient checkpointing."""
+    """Self-attention, cross-attention (``add_cross_attention``, when ``encoder_hidden_states`` are
+    given), then feed-forward; recomputed in the backward pass under gradient checkpointing."""
 
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__()
         self.attention = RobertaAttention(config)
+        if config.add_cross_attention:
+            self.crossattention = RobertaAttention(config, is_cross_attention=True)
         self.intermediate = RobertaIntermediate(config)
         self.output = RobertaOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(hidden_states, mask, output_attentions)
-        return self.output(self.intermediate(attended), attended), weights
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.Tensor | None,
+        encoder_hidden_states: torch.Tensor | None,
+        encoder_mask: torch.Tensor | None,
+        output_attentions: bool,
+        past_key_value: tuple[torch.Tensor, ...] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+        """The layer output, self- and cross-attention weights (when requested), and the cache entry."""
+        self_past = past_key_value[:2] if past_key_value is not None else None
+        attended, weights, present = self.attention(hidden_states, mask, output_attentions, self_past)
+        cross_weights = None
+        if encoder_hidden_states is not None:
+            if not hasattr(self, "crossattention"):
+                raise ConfigError(
+                    "encoder_hidden_states were given, but the model has no cross-attention layers: "
+                    "set 'add_cross_attention' = True (and 'is_decoder' = True) in the config"
+                )
+            cross_past = (
+                past_key_value[2:] if past_key_value is not None and len(past_key_value) > 2 else None
+            )
+            attended, cross_weights, cross_present = self.crossattention(
+                attended, encoder_mask, output_attentions, cross_past, encoder_hidden_states
+            )
+            present = present + cross_present
+        return self.output(self.intermediate(attended), attended), weights, cross_weights, present
 
 
 class RobertaEncoder(nn.Module):
@@ -352,7 +479,12 @@ class RobertaPreTrainedModel(PreTrainedModel):
 
 
 class RobertaModel(RobertaPreTrainedModel):
-    """The bare RoBERTa encoder (causal with ``is_decoder=True``): last hidden states and pooled ``<s>``."""
+    """The bare RoBERTa encoder: last hidden states and pooled ``<s>``.
+
+    With ``is_decoder=True`` the self-attention is causal, ``encoder_hidden_states`` feed the
+    cross-attention layers (``add_cross_attention``) and ``past_key_values`` / ``use_cache`` carry the
+    key/value cache (see the module docstring).
+    """
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
@@ -379,54 +511,117 @@ class RobertaModel(RobertaPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         use_cache: bool | None = None,
-    ) -> BaseModelOutputWithPooling | tuple[torch.Tensor, ...]:
-        """``use_cache`` is accepted for API compatibility; no key/value cache is returned."""
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: KeyValueCache | None = None,
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple[Any, ...]:
+        """``attention_mask`` covers the cached positions too (batch, past_length + length);
+        ``encoder_hidden_states`` are ignored unless the model is a decoder, as in transformers."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
-        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        use_cache = self._use_cache(use_cache) if config.is_decoder else False
+        if not config.is_decoder:
+            encoder_hidden_states = None
+        past_key_values = past_key_values or None
+        past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
 
-        hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
-        mask = _self_attention_mask(attention_mask, hidden_states, causal=self.config.is_decoder)
+        hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, past_length)
+        if config.is_decoder:
+            mask = _causal_mask(attention_mask, hidden_states, past_length)
+        else:
+            mask = padding_mask(attention_mask, hidden_states.dtype)
+        encoder_mask = None
+        if encoder_hidden_states is not None:
+            encoder_mask = padding_mask(encoder_attention_mask, hidden_states.dtype)
         all_hidden_states: tuple[torch.Tensor, ...] = ()
         all_attentions: tuple[torch.Tensor, ...] = ()
-        for layer in self.encoder.layer:
+        all_cross_attentions: tuple[torch.Tensor, ...] = ()
+        presents: KeyValueCache = ()
+        for index, layer in enumerate(self.encoder.layer):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states, weights = layer(hidden_states, mask, output_attentions)
+            hidden_states, weights, cross_weights, present = layer(
+                hidden_states,
+                mask,
+                encoder_hidden_states,
+                encoder_mask,
+                output_attentions,
+                past_key_value=past_key_values[index] if past_key_values is not None else None,
+            )
+            if use_cache:
+                presents += (present,)
             if output_attentions:
                 all_attentions += (weights,)
+                if cross_weights is not None:
+                    all_cross_attentions += (cross_weights,)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         pooled = self.pooler(hidden_states) if self.pooler is not None else None
-        outputs = BaseModelOutputWithPooling(
+        outputs = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=pooled,
             hidden_states=all_hidden_states if output_hidden_states else None,
+            past_key_values=presents if use_cache else None,
             attentions=all_attentions if output_attentions else None,
+            cross_attentions=all_cross_attentions or None,
         )
-        return outputs if return_dict else outputs.to_tuple()
+        return self._output(outputs, return_dict)
 
 
-def _self_attention_mask(
-    attention_mask: torch.Tensor | None, hidden_states: torch.Tensor, causal: bool
+def _causal_mask(
+    attention_mask: torch.Tensor | None, hidden_states: torch.Tensor, past_length: int
 ) -> torch.Tensor | None:
-    """Additive mask for self-attention: padding (from the 1/0 mask) and, for decoders, the future."""
-    mask = padding_mask(attention_mask, hidden_states.dtype)
-    if not causal:
-        return mask
-    seq_length = hidden_states.shape[1]
-    future = torch.ones(seq_length, seq_length, dtype=torch.bool, device=hidden_states.device).triu(1)
-    if mask is None:
-        mask = torch.zeros(
-            1, 1, seq_length, seq_length, dtype=hidden_states.dtype, device=hidden_states.device
-        )
-    else:
-        mask = mask.expand(-1, -1, seq_length, -1)
-    return mask.masked_fill(future, torch.finfo(hidden_states.dtype).min)
+    """Additive decoder self-attention mask (batch or 1, 1, length, past_length + length): the future
+    and the padding of the 1/0 ``attention_mask`` are masked. None for one new token without padding."""
+    query_length = hidden_states.shape[1]
+    if attention_mask is None and query_length == 1:
+        return None
+    key_length = past_length + query_length
+    device = hidden_states.device
+    allowed = torch.ones(query_length, key_length, dtype=torch.bool, device=device).tril(past_length)[
+        None, None
+    ]
+    if attention_mask is not None:
+        if attention_mask.shape[-1] != key_length:
+            raise ValueError(
+                f"attention_mask must cover the cached and the new positions ({key_length}), "
+                f"got shape {tuple(attention_mask.shape)}"
+            )
+        allowed = allowed & attention_mask.to(device=device, dtype=torch.bool)[:, None, None, :]
+    return additive_mask(allowed, hidden_states.dtype)
+
+
+def _next_step_inputs(
+    input_ids: torch.Tensor,
+    past_key_values: KeyValueCache | None,
+    attention_mask: torch.Tensor | None,
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """transformers' generation inputs: the tokens not in the cache, position ids counted over the
+    attended tokens (padding at 0), ``token_type_ids`` extended with their last value; the other
+    generation kwargs (``encoder_hidden_states`` ...) are passed on."""
+    sequence_length = input_ids.shape[1]
+    past_length = past_key_values[0][0].shape[-2] if past_key_values else 0
+    input_ids = input_ids[:, past_length:]
+    inputs = {
+        **kwargs,
+        "input_ids": input_ids,
+        "past_key_values": past_key_values,
+        "attention_mask": attention_mask,
+    }
+    if attention_mask is not None:
+        position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+        inputs["position_ids"] = position_ids[:, -input_ids.shape[1] :]
+    token_type_ids = kwargs.get("token_type_ids")
+    if token_type_ids is not None:
+        grown = token_type_ids[:, -1:].expand(-1, sequence_length - token_type_ids.shape[1])
+        inputs["token_type_ids"] = torch.cat((token_type_ids, grown), dim=1)[:, -input_ids.shape[1] :]
+    return inputs
 
 
 def _classifier_dropout(config: RobertaConfig) -> float:
@@ -463,8 +658,9 @@ class _RobertaWithLMHead(RobertaPreTrainedModel):
             self.lm_head.decoder.bias = self.lm_head.bias
 
 
-class RobertaForCausalLM(_RobertaWithLMHead):
-    """RoBERTa as a causal language model (set ``is_decoder=True`` for causal self-attention)."""
+class RobertaForCausalLM(_RobertaWithLMHead, GenerationMixin):
+    """RoBERTa as a causal language model (``is_decoder=True``: causal self-attention, a KV cache,
+    ``generate()``), optionally cross-attending to ``encoder_hidden_states`` (``add_cross_attention``)."""
 
     def __init__(self, config: RobertaConfig) -> None:
         if not config.is_decoder:
@@ -486,8 +682,13 @@ class RobertaForCausalLM(_RobertaWithLMHead):
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
         use_cache: bool | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: KeyValueCache | None = None,
+        logits_to_keep: int = 0,
     ) -> Any:
-        """``labels`` are the inputs themselves (shifted inside); -100 is ignored."""
+        """``labels`` are the input ids themselves (shifted inside, -100 ignored; no cache is built
+        then). ``logits_to_keep=n`` computes the logits of the last ``n`` positions only (0: all)."""
         outputs = self.roberta(
             input_ids,
             attention_mask,
@@ -497,15 +698,36 @@ class RobertaForCausalLM(_RobertaWithLMHead):
             output_attentions,
             output_hidden_states,
             return_dict=True,
+            use_cache=False if labels is not None else use_cache,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
         )
-        logits = self.lm_head(outputs.last_hidden_state)
+        hidden_states = outputs.last_hidden_state
+        logits = self.lm_head(hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states)
         loss = None
         if labels is not None:
             loss = causal_lm_loss(logits, labels, num_items_in_batch)
         output = CausalLMOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
         )
         return self._output(output, return_dict)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: KeyValueCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Forward kwargs for the next decoding step: the uncached tokens, positions from the mask
+        (0-based, as transformers' ``generate`` passes them, not fairseq's)."""
+        return _next_step_inputs(input_ids, past_key_values, attention_mask, kwargs)
 
 
 class RobertaForMaskedLM(_RobertaWithLMHead):
@@ -531,6 +753,8 @@ class RobertaForMaskedLM(_RobertaWithLMHead):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
     ) -> Any:
         outputs = self.roberta(
             input_ids,
@@ -541,6 +765,8 @@ class RobertaForMaskedLM(_RobertaWithLMHead):
             output_attentions,
             output_hidden_states,
             return_dict=True,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
         )
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None

@@ -9,8 +9,10 @@ _MODELING = "autohub_roberta.modeling"
 #: model_type -> the prefix of its class names.
 FAMILIES = {"roberta": "Roberta", "xlm-roberta": "XLMRoberta"}
 
-#: task -> class name without the family prefix.
+#: task -> class name without the family prefix; ``text-encoding`` is the base model, as
+#: transformers' AutoModelForTextEncoding maps it.
 HEADS = {
+    "text-encoding": "Model",
     "masked-lm": "ForMaskedLM",
     "causal-lm": "ForCausalLM",
     "sequence-classification": "ForSequenceClassification",
