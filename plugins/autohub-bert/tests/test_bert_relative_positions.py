@@ -5,12 +5,14 @@ transformers 5's BERT with transformers 4.57's relative-position code put back: 
 ``distance_embedding`` in each self-attention module, its distance terms added to the scores
 (:func:`_relative_attention`, registered as an attention implementation), and no absolute position
 embeddings. That reference was checked against transformers 4.57.6 itself on every head (outputs,
-attention weights and gradients within 5e-7). Both save directions, forward and backward, with
-padding.
+attention weights and gradients within 5e-7); ``data/relative_positions_transformers_4_57.json``
+keeps outputs transformers 4.57.6 computed (weights set by :func:`fill_weights`) so the semantics
+stay pinned to it. Both save directions, forward and backward, with padding.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Any
 
@@ -218,3 +220,46 @@ def test_kv_cache_logits_equal_full_recompute(tmp_path: pathlib.Path, position_e
             past = step.past_key_values
             steps.append(step.logits)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=0)
+
+
+GOLDEN = pathlib.Path(__file__).parent / "data" / "relative_positions_transformers_4_57.json"
+
+
+def fill_weights(model: nn.Module) -> None:
+    """Deterministic weights: the i-th floating tensor of the sorted state dict gets sin(0.37·n + i)."""
+    with torch.no_grad():
+        for index, (_, tensor) in enumerate(sorted(model.state_dict().items())):
+            if tensor.is_floating_point():
+                values = torch.sin(torch.arange(tensor.numel(), dtype=torch.float64) * 0.37 + index)
+                tensor.copy_(values.reshape(tensor.shape))
+
+
+@pytest.mark.parametrize("case", sorted(json.loads(GOLDEN.read_text())))
+def test_outputs_of_transformers_4_57(case: str) -> None:
+    """The numbers transformers 4.57.6 (the last version with these types) gave for the same weights."""
+    expected = json.loads(GOLDEN.read_text())[case]
+    class_name, position_embedding_type = case.split("-")
+    decoder = class_name.endswith(("LMHeadModel", "CausalLM"))
+    config = ah.AutoConfig.for_model(
+        "bert",
+        vocab_size=40,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=24,
+        max_position_embeddings=12,
+        position_embedding_type=position_embedding_type,
+        is_decoder=decoder,
+        pad_token_id=0,
+    )
+    model = (ah.AutoModelForCausalLM if decoder else ah.AutoModel).from_config(config).eval()
+    assert type(model).__name__ == class_name
+    fill_weights(model)
+    inputs = torch.tensor(expected["input_ids"]), torch.tensor(expected["attention_mask"])
+    with torch.no_grad():
+        output = model(*inputs, output_attentions=True)
+    reference = torch.tensor(expected["output"]).view(expected["shape"])
+    torch.testing.assert_close(output[0], reference, atol=1e-5, rtol=0)
+    # The attention weights are where the distance terms show (near one-hot with these weights).
+    weights = torch.tensor(expected["attentions"]).view(expected["attentions_shape"])
+    torch.testing.assert_close(torch.stack(output.attentions), weights, atol=1e-5, rtol=0)
