@@ -6,6 +6,7 @@ still match transformers to float rounding.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 
@@ -13,14 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autohub_core.errors import LabelError, UnsupportedConfigError
+from autohub_core.errors import ConfigError, LabelError, UnsupportedConfigError, UnsupportedFeatureError
 
 __all__ = [
     "ACTIVATIONS",
+    "ATTENTION_IMPLEMENTATIONS",
     "Conv1D",
     "additive_mask",
     "attention",
     "causal_lm_loss",
+    "check_attention_implementation",
     "cross_entropy",
     "get_activation",
     "last_non_pad_token",
@@ -118,6 +121,42 @@ def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> tor
     return inverted.masked_fill(inverted.bool(), torch.finfo(dtype).min)
 
 
+#: The ``attn_implementation`` values :func:`attention` runs, with transformers' names.
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flex_attention", "flash_attention_2")
+
+
+def check_attention_implementation(name: object) -> str:
+    """``name`` if this process can run it: an unknown name is a ConfigError listing the allowed ones;
+    ``flex_attention`` without ``torch.nn.attention.flex_attention``, or ``flash_attention_2`` without
+    the ``flash_attn`` package or a CUDA device, is an UnsupportedFeatureError saying what is missing."""
+    if not isinstance(name, str) or name not in ATTENTION_IMPLEMENTATIONS:
+        raise ConfigError(
+            f"attn_implementation={name!r} is not supported; use one of {list(ATTENTION_IMPLEMENTATIONS)}"
+        )
+    if name == "flex_attention":
+        try:
+            importlib.import_module("torch.nn.attention.flex_attention")
+        except ImportError as error:
+            raise UnsupportedFeatureError(
+                f"attn_implementation='flex_attention' needs torch.nn.attention.flex_attention, which torch "
+                f"{torch.__version__} lacks; use 'sdpa' or 'eager'"
+            ) from error
+    if name == "flash_attention_2":
+        missing = []
+        try:
+            importlib.import_module("flash_attn")
+        except ImportError:
+            missing.append("the flash_attn package (pip install flash-attn)")
+        if not torch.cuda.is_available():
+            missing.append("a CUDA device")
+        if missing:
+            raise UnsupportedFeatureError(
+                f"attn_implementation='flash_attention_2' needs {' and '.join(missing)}, which this environment "
+                "lacks; use 'sdpa', 'eager' or 'flex_attention'"
+            )
+    return name
+
+
 def attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -128,40 +167,205 @@ def attention(
     scale: float | None = None,
     is_causal: bool = False,
     output_attentions: bool = False,
+    implementation: str = "sdpa",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled dot-product attention over (batch, heads, seq, head_dim) tensors.
 
-    Uses ``F.scaled_dot_product_attention``; when the attention weights are requested it
-    computes them explicitly (same math) so they can be returned.
-    ``mask`` is additive (0 / large negative) and broadcast to (batch, heads, q, k).
+    ``mask`` is boolean (True = attend) or additive (0 / large negative, or a bias such as T5's),
+    broadcast to (batch, heads, query, key); ``is_causal`` adds the causal pattern, aligned on the
+    last key (queries are the last positions when there is a cache). ``implementation``:
+
+    - ``"eager"``: softmax(QKᵀ·scale + mask)·V computed explicitly (the softmax in float32); also
+      used whenever ``output_attentions`` is set, since only it has the weights to return;
+    - ``"sdpa"``: ``F.scaled_dot_product_attention``;
+    - ``"flex_attention"``: torch's ``flex_attention`` (a boolean mask as a block mask, an additive
+      one as a score_mod; run eagerly, ``torch.compile`` the model to fuse it), without dropout;
+    - ``"flash_attention_2"``: ``flash_attn`` on float16 / bfloat16 CUDA tensors, for padding and
+      causal masks (padded batches go through its variable-length function).
+
+    Returns the output (batch, heads, query, head_dim) and, with ``output_attentions``, the weights.
     """
     if is_causal and mask is not None:
-        q_len, k_len = query.shape[-2], key.shape[-2]
-        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=query.device).tril(k_len - q_len)
-        mask = mask.masked_fill(~causal, torch.finfo(mask.dtype).min)
+        causal = _causal_pattern(query.shape[-2], key.shape[-2], query.device)
+        if mask.dtype == torch.bool:
+            mask = mask & causal
+        else:
+            mask = mask.masked_fill(~causal, torch.finfo(mask.dtype).min)
         is_causal = False
-    if not output_attentions:
+    if output_attentions or implementation == "eager":
+        return _eager_attention(query, key, value, mask, dropout, scale, is_causal)
+    if implementation == "sdpa":
         output = F.scaled_dot_product_attention(
-            query,
-            key,
-            value,
-            attn_mask=mask,
-            dropout_p=dropout,
-            scale=scale,
-            is_causal=is_causal,
+            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, is_causal=is_causal
         )
         return output, None
+    if implementation == "flex_attention":
+        return _flex_attention(query, key, value, mask, dropout, scale, is_causal), None
+    if implementation != "flash_attention_2":
+        raise ConfigError(
+            f"attn_implementation={implementation!r} is not supported; use one of {list(ATTENTION_IMPLEMENTATIONS)}"
+        )
+    return _flash_attention(query, key, value, mask, dropout, scale, is_causal), None
+
+
+def _causal_pattern(query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
+    """(query, key) booleans: query ``i`` sees keys ``<= i + key_length - query_length``."""
+    ones = torch.ones(query_length, key_length, dtype=torch.bool, device=device)
+    return ones.tril(key_length - query_length)
+
+
+def _eager_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout: float,
+    scale: float | None,
+    is_causal: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(QKᵀ·scale + mask)·V step by step, as transformers' eager attention; returns the weights too."""
     scale = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
     scores = torch.matmul(query, key.transpose(-1, -2)) * scale
     if is_causal:
-        q_len, k_len = scores.shape[-2:]
-        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=scores.device).tril(k_len - q_len)
+        causal = _causal_pattern(scores.shape[-2], scores.shape[-1], scores.device)
         scores = scores.masked_fill(~causal, torch.finfo(scores.dtype).min)
     if mask is not None:
-        scores = scores + mask
+        scores = scores + (additive_mask(mask, scores.dtype) if mask.dtype == torch.bool else mask)
     weights = torch.softmax(scores.float(), dim=-1).to(query.dtype)
     weights = F.dropout(weights, p=dropout, training=dropout > 0)
     return torch.matmul(weights, value), weights
+
+
+def _flex_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout: float,
+    scale: float | None,
+    is_causal: bool,
+) -> torch.Tensor:
+    """torch's flex_attention: causal / boolean masks as a block mask (fully masked query rows give
+    zeros), additive masks and biases added to the scores by a score_mod."""
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    if dropout > 0:
+        raise UnsupportedFeatureError(
+            "attn_implementation='flex_attention' has no attention dropout: call model.eval(), set the "
+            "config's attention dropout to 0, or use 'sdpa' / 'eager' for training"
+        )
+    batch, heads, query_length, _ = query.shape
+    key_length = key.shape[-2]
+    score_mod = block_mask = None
+    if mask is not None and mask.dtype != torch.bool:
+        bias = mask.expand(batch, heads, query_length, key_length)
+
+        def score_mod(
+            score: torch.Tensor, b: torch.Tensor, h: torch.Tensor, q: torch.Tensor, k: torch.Tensor
+        ) -> torch.Tensor:
+            return score + bias[b, h, q, k]
+
+    elif mask is not None:
+        allowed = mask.expand(batch, heads, query_length, key_length)
+
+        def mask_mod(b: torch.Tensor, h: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+            return allowed[b, h, q, k]
+
+        mask_heads = heads if mask.shape[1] > 1 else None  # None: one block mask for every head
+        block_mask = create_block_mask(
+            mask_mod, batch, mask_heads, query_length, key_length, device=query.device
+        )
+    elif is_causal:
+        offset = key_length - query_length
+
+        def causal_mod(b: torch.Tensor, h: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+            return q + offset >= k
+
+        block_mask = create_block_mask(causal_mod, None, None, query_length, key_length, device=query.device)
+    return flex_attention(
+        query,
+        key,
+        value,
+        score_mod=score_mod,
+        block_mask=block_mask,
+        scale=scale,
+        enable_gqa=heads != key.shape[1],
+    )
+
+
+def _flash_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout: float,
+    scale: float | None,
+    is_causal: bool,
+) -> torch.Tensor:
+    """flash_attn's ``flash_attn_func`` (no mask), or ``flash_attn_varlen_func`` over the unpadded
+    tokens of a padding (+ causal) mask; padded query rows of a causal mask give zeros, as in
+    transformers. flash_attn takes float16 / bfloat16 CUDA tensors (batch, seq, heads, head_dim) and
+    aligns causality on the last key."""
+    from flash_attn import flash_attn_func, flash_attn_varlen_func
+
+    batch, _, query_length, _ = query.shape
+    q, k, v = (states.transpose(1, 2) for states in (query, key, value))
+    if mask is None:
+        output = flash_attn_func(q, k, v, dropout_p=dropout, softmax_scale=scale, causal=is_causal)
+        return output.transpose(1, 2)
+    keys, causal = _padding_of(mask.expand(batch, query.shape[1], query_length, key.shape[-2]))
+    queries = keys[:, -query_length:] if causal else torch.ones_like(keys[:, :1]).expand(-1, query_length)
+    query_index, query_offsets, longest_query = _unpadding(queries)
+    key_index, key_offsets, longest_key = _unpadding(keys)
+    packed = flash_attn_varlen_func(
+        q.reshape(-1, *q.shape[2:])[query_index],
+        k.reshape(-1, *k.shape[2:])[key_index],
+        v.reshape(-1, *v.shape[2:])[key_index],
+        query_offsets,
+        key_offsets,
+        longest_query,
+        longest_key,
+        dropout_p=dropout,
+        softmax_scale=scale,
+        causal=causal,
+    )
+    output = packed.new_zeros(batch * query_length, *packed.shape[1:])
+    output[query_index] = packed
+    return output.view(batch, query_length, *packed.shape[1:]).transpose(1, 2)
+
+
+def _padding_of(mask: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """The (batch, key) "not padding" booleans of a (batch, heads, query, key) mask that is key
+    padding, optionally with the causal pattern, and whether it is causal; any other mask (a bias,
+    a sliding window) is refused."""
+    if mask.dtype == torch.bool:
+        allowed = mask
+    else:
+        allowed = mask == 0
+        if not bool((allowed | (mask <= torch.finfo(mask.dtype).min / 2)).all()):
+            raise UnsupportedFeatureError(
+                "attn_implementation='flash_attention_2' cannot add an attention bias; use 'sdpa', 'eager' "
+                "or 'flex_attention'"
+            )
+    keys = allowed.any(dim=2).any(dim=1)
+    padding = keys[:, None, None, :]
+    if torch.equal(allowed, padding.expand_as(allowed)):
+        return keys, False
+    causal = padding & _causal_pattern(allowed.shape[-2], allowed.shape[-1], mask.device)
+    if torch.equal(allowed, causal.expand_as(allowed)):
+        return keys, True
+    raise UnsupportedFeatureError(
+        "attn_implementation='flash_attention_2' takes padding and causal masks only; this mask (a sliding "
+        "window or another pattern) needs 'sdpa', 'eager' or 'flex_attention'"
+    )
+
+
+def _unpadding(valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """For (batch, seq) booleans: the flat indices of the valid tokens, the int32 cumulative
+    sequence lengths flash_attn's variable-length function takes, and the longest length."""
+    lengths = valid.sum(dim=-1, dtype=torch.int32)
+    offsets = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
+    return valid.flatten().nonzero().flatten(), offsets, int(lengths.max())
 
 
 def last_non_pad_token(

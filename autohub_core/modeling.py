@@ -39,6 +39,7 @@ from autohub_core.errors import (
     WeightsError,
 )
 from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
+from autohub_core.layers import check_attention_implementation
 from autohub_core.placement import DeviceMap, available_device, check_covers, is_multi_device
 
 if TYPE_CHECKING:
@@ -157,6 +158,11 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     float16), ``_keep_in_fp32_modules_strict`` (float16 and bfloat16), and the tensor-parallel
     plan: ``base_model_tp_plan`` (module pattern -> style, relative to the base model) and a
     head's ``_tp_plan`` for its own modules (see :mod:`autohub_core.parallel`).
+
+    The attention implementation (``"eager"``, ``"sdpa"``, ``"flex_attention"``,
+    ``"flash_attention_2"``) is ``config._attn_implementation``, which attention layers read at
+    each forward; it is not saved in config.json. A family whose attention cannot run through
+    flash_attn sets ``_supports_flash_attn = False``.
     """
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
@@ -168,6 +174,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     _no_split_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules_strict: ClassVar[list[str] | None] = None
+    _supports_flash_attn: ClassVar[bool] = True
     base_model_tp_plan: ClassVar[dict[str, str] | None] = None
     _tp_plan: ClassVar[dict[str, str] | None] = None
     _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
@@ -180,6 +187,9 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 f"{type(self).__name__} needs a PretrainedConfig, got {type(config).__name__}; "
                 f"build it with {type(self).__name__}.from_config(config) or from_pretrained(path)"
             )
+        config._attn_implementation = self._check_attn_implementation(
+            getattr(config, "_attn_implementation", None) or "sdpa"
+        )
         self.config = config
         self.name_or_path = config.name_or_path
         self._tensor_parallel: TensorParallel | None = None
@@ -452,6 +462,25 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         if hook is not None:
             hook.remove()
 
+    def set_attn_implementation(self, attn_implementation: str) -> None:
+        """Switch the attention implementation (validated as in :meth:`from_pretrained`) of this
+        model and of every submodule holding a config."""
+        attn_implementation = self._check_attn_implementation(attn_implementation)
+        for module in self.modules():
+            config = getattr(module, "config", None)
+            if isinstance(config, PretrainedConfig):
+                config._attn_implementation = attn_implementation
+
+    @classmethod
+    def _check_attn_implementation(cls, attn_implementation: object) -> str:
+        """``attn_implementation`` if this process can run it for this class, else a typed error."""
+        if attn_implementation == "flash_attention_2" and not cls._supports_flash_attn:
+            raise UnsupportedFeatureError(
+                f"{cls.__name__} does not support attn_implementation='flash_attention_2' (its attention "
+                "cannot run through flash_attn); use 'sdpa', 'eager' or 'flex_attention'"
+            )
+        return check_attention_implementation(attn_implementation)
+
     def _use_cache(self, use_cache: bool | None) -> bool:
         """``use_cache`` (default ``config.use_cache``), off while training with gradient checkpointing."""
         use_cache = getattr(self.config, "use_cache", False) if use_cache is None else use_cache
@@ -480,10 +509,16 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, config: PretrainedConfig, *args: Any, **kwargs: Any) -> PreTrainedModel:
-        """A randomly initialised model for ``config`` (``dtype=`` optional)."""
+    def from_config(
+        cls, config: PretrainedConfig, *args: Any, attn_implementation: str | None = None, **kwargs: Any
+    ) -> PreTrainedModel:
+        """A randomly initialised model for ``config`` (``dtype=`` optional). ``attn_implementation``
+        (None: the config's ``_attn_implementation``, else ``"sdpa"``) is validated and stored as
+        ``model.config._attn_implementation``."""
         dtype = _resolve_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)), config, None)
         config = copy.deepcopy(config)
+        if attn_implementation is not None:
+            config._attn_implementation = cls._check_attn_implementation(attn_implementation)
         # Measure first: an absurd config is refused before allocating.
         with torch.device("meta"), _no_init_on_meta():
             probe = _construct(cls, config, args, kwargs)
@@ -525,6 +560,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         ignore_mismatched_sizes: bool = False,
         use_safetensors: bool | None = None,
         weights_only: bool = True,
+        attn_implementation: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Load a model from a directory or Hub repo id (transformers' signature).
@@ -538,12 +574,20 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         devices or ``"disk"``, ``max_memory``, ``offload_folder`` and ``offload_buffers`` go through
         accelerate (extra ``autohub-core[accelerate]``). ``tp_plan="auto"`` (with ``tp_size`` /
         ``device_mesh``) shards the model over the ranks of a ``torchrun`` launch.
+
+        ``attn_implementation``: ``"eager"``, ``"sdpa"``, ``"flex_attention"`` or
+        ``"flash_attention_2"`` (None: the config's ``_attn_implementation``, else ``"sdpa"``);
+        stored as ``model.config._attn_implementation``, changed later by :meth:`set_attn_implementation`.
         """
         _refuse_unsupported(kwargs)
-        for ignored in ("low_cpu_mem_usage", "attn_implementation", "_fast_init", "offload_state_dict"):
+        for ignored in ("low_cpu_mem_usage", "_fast_init", "offload_state_dict"):
             kwargs.pop(ignored, None)
+        if attn_implementation is not None:
+            cls._check_attn_implementation(attn_implementation)
         options = HubOptions.pop_from(kwargs)
         config, model_kwargs = cls._config_for_loading(pretrained_model_name_or_path, config, options, kwargs)
+        if attn_implementation is not None:
+            config._attn_implementation = attn_implementation
         tensor_parallel = None
         if tp_plan is not None:
             if device_map is not None or max_memory is not None or offload_folder is not None:

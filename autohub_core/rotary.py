@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedConfigError
-from autohub_core.layers import additive_mask, attention, get_activation
+from autohub_core.layers import attention, get_activation
 
 __all__ = [
     "DECODER_TP_PLAN",
@@ -323,11 +323,13 @@ class RotaryAttention(nn.Module):
 
     Projections ``q_proj`` / ``k_proj`` / ``v_proj`` (bias: ``qkv_bias``) and ``o_proj``
     (bias: ``output_bias``); reads ``hidden_size``, ``num_attention_heads``,
-    ``num_key_value_heads``, ``head_dim`` and ``attention_dropout`` from the config.
+    ``num_key_value_heads``, ``head_dim`` and ``attention_dropout`` from the config, and its
+    ``_attn_implementation`` (set by :class:`~autohub_core.modeling.PreTrainedModel`) at each forward.
     """
 
     def __init__(self, config: Any, *, qkv_bias: bool, output_bias: bool) -> None:
         super().__init__()
+        self.config = config
         self.head_dim = config.head_dim
         self.num_key_value_groups = config.num_attention_heads // config.num_key_value_heads
         self.scaling = self.head_dim**-0.5
@@ -360,7 +362,8 @@ class RotaryAttention(nn.Module):
             value = torch.cat([past_key_value[1], value], dim=2)
         groups = self.num_key_value_groups
         dropout = self.attention_dropout if self.training else 0.0
-        if length == 1 and groups > 1 and not output_attentions:
+        implementation = self.config._attn_implementation
+        if length == 1 and groups > 1 and implementation == "sdpa" and not output_attentions:
             # One new token: its query heads of each KV group attend as one group, no KV copy.
             packed = query.reshape(batch_size, -1, groups, self.head_dim)
             context, weights = attention(packed, key, value, mask, dropout=dropout, scale=self.scaling)
@@ -370,11 +373,12 @@ class RotaryAttention(nn.Module):
                 query,
                 repeat_kv(key, groups),
                 repeat_kv(value, groups),
-                additive_mask(mask, query.dtype) if output_attentions else mask,
+                mask,
                 dropout=dropout,
                 scale=self.scaling,
                 is_causal=mask is None and length > 1,
                 output_attentions=output_attentions,
+                implementation=implementation,
             )
         context = context.transpose(1, 2).reshape(batch_size, length, -1)
         return self.o_proj(context), (key, value), weights

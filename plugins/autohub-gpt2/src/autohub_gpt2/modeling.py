@@ -2,9 +2,10 @@
 
 Attribute names follow the checkpoint keys of transformers' GPT-2 (``transformer.h.0.attn.c_attn.weight``
 ...), so Hub checkpoints load without renaming. The projections are the core's ``Conv1D`` layers: linear
-layers whose weight is stored as (in_features, out_features). Attention runs through
-``torch.nn.functional.scaled_dot_product_attention``; when attention weights are requested (or
-``reorder_and_upcast_attn`` is set) it is computed explicitly, as transformers' eager path does.
+layers whose weight is stored as (in_features, out_features). Attention runs through the core's
+``attention`` with the implementation ``config._attn_implementation`` names (``"sdpa"`` by default);
+the eager path (also taken when attention weights are requested) computes it explicitly, in float32
+with ``reorder_and_upcast_attn``, as transformers' eager path does.
 
 The key/value cache is a tuple with one ``(key, value)`` pair per layer, each of shape
 (batch, n_head, past_length, head_dim). It is never updated in place, so a block recomputed under
@@ -17,13 +18,13 @@ import math
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     Conv1D,
+    attention,
     causal_lm_loss,
     get_activation,
     last_non_pad_token,
@@ -83,6 +84,7 @@ class GPT2Attention(nn.Module):
 
     def __init__(self, config: GPT2Config, layer_idx: int) -> None:
         super().__init__()
+        self.config = config
         self.embed_dim = config.n_embd
         self.head_dim = self.embed_dim // config.n_head
         self.scaling = self.head_dim**-0.5 if config.scale_attn_weights else 1.0
@@ -113,32 +115,32 @@ class GPT2Attention(nn.Module):
             value = torch.cat((layer_past[1], value), dim=-2)
         present = (key, value) if use_cache else None
 
-        if output_attentions or self.reorder_and_upcast_attn:
-            context, weights = self._explicit_attention(query, key, value, mask)
+        implementation = self.config._attn_implementation
+        eager = output_attentions or implementation == "eager"
+        if eager and self.reorder_and_upcast_attn:
+            context, weights = self._upcast_and_reordered_attention(query, key, value, mask)
         else:
-            context = F.scaled_dot_product_attention(
+            context, weights = attention(
                 query,
                 key,
                 value,
-                attn_mask=mask,
-                dropout_p=self.attn_dropout.p if self.training else 0.0,
+                mask,
+                dropout=self.attn_dropout.p if self.training else 0.0,
                 scale=self.scaling,
                 is_causal=mask is None and query.shape[-2] > 1,
+                output_attentions=output_attentions,
+                implementation=implementation,
             )
-            weights = None
         batch_size, _, seq_length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return self.resid_dropout(self.c_proj(context)), weights, present
 
-    def _explicit_attention(
+    def _upcast_and_reordered_attention(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Softmax attention computed step by step, returning the weights too.
-
-        With ``reorder_and_upcast_attn`` the scores and the softmax are computed in float32.
-        """
-        if self.reorder_and_upcast_attn:
-            query, key = query.float(), key.float()
+        """Eager attention with the scores and the softmax in float32 (``reorder_and_upcast_attn``),
+        returning the weights too."""
+        query, key = query.float(), key.float()
         scores = torch.matmul(query, key.transpose(-1, -2)) * self.scaling
         if mask is None:
             mask = _causal_mask(None, scores.shape[0], scores.shape[-2], scores.shape[-1] - scores.shape[-2])

@@ -2,9 +2,10 @@
 
 Attribute names follow the checkpoint keys of transformers' T5 (``encoder.block.0.layer.0.
 SelfAttention.q.weight``, ``decoder.block.0.layer.1.EncDecAttention.k.weight`` ...), so Hub
-checkpoints load without renaming. Attention runs through
-``torch.nn.functional.scaled_dot_product_attention`` with ``scale=1.0`` (T5 folds the
-scaling into its initialisation) and the relative position bias as an additive mask.
+checkpoints load without renaming. Attention runs through the core's ``attention`` with the
+implementation ``config._attn_implementation`` names (``"sdpa"`` by default; ``"eager"`` and
+``"flex_attention"`` too, not ``"flash_attention_2"``, which cannot add a bias), ``scale=1.0``
+(T5 folds the scaling into its initialisation) and the relative position bias as an additive mask.
 
 Cache format (autohub's contract): ``past_key_values`` holds one tuple per decoder layer,
 ``(self_key, self_value, cross_key, cross_value)``, each (batch, heads, length, d_kv).
@@ -185,6 +186,7 @@ class T5Attention(nn.Module):
 
     def __init__(self, config: T5Config, has_relative_attention_bias: bool, bidirectional: bool) -> None:
         super().__init__()
+        self.config = config
         self.head_dim = config.d_kv
         inner_dim = config.num_heads * config.d_kv
         self.q = nn.Linear(config.d_model, inner_dim, bias=False)
@@ -250,6 +252,7 @@ class T5Attention(nn.Module):
             dropout=self.dropout_prob if self.training else 0.0,
             scale=1.0,
             output_attentions=output_attentions,
+            implementation=self.config._attn_implementation,
         )
         batch_size, _, length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, length, -1)
@@ -512,6 +515,7 @@ class T5PreTrainedModel(PreTrainedModel):
     _no_split_modules = ["T5Block"]
     base_model_tp_plan: ClassVar[dict[str, str]] = {**_ENCODER_TP_PLAN, **_DECODER_TP_PLAN}
     _keep_in_fp32_modules = ["wo"]
+    _supports_flash_attn = False
     _keys_to_ignore_on_load_unexpected = [
         r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"
     ]
