@@ -24,7 +24,7 @@ from autohub_core.cli import main
 from autohub_core.tasks import FeatureExtraction, InputError, load_task
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
-from tiny_models import LABELS, save_tiny_bert
+from tiny_models import LABELS, save_tiny_bert, save_tokenizer
 
 TEXTS = [
     "John Smith lives in New York and works at Google.",
@@ -724,11 +724,18 @@ def test_text_generation_streams_the_greedy_continuation(
     assert [item["generated_text"] for item in results] == expected
 
 
-def test_text_generation_needs_a_generating_model(
-    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path]
-) -> None:
-    status, _, err = run_cli(capsys, "run", str(checkpoints["base"]), "--task", "text-generation", "hello")
-    assert status == 2 and err == "autohub: error: BertLMHeadModel cannot generate text\n"
+def test_text_generation_needs_a_causal_lm_head(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import transformers
+
+    config = transformers.DistilBertConfig(vocab_size=100, dim=32, n_layers=1, n_heads=4, hidden_dim=37)
+    transformers.DistilBertModel(config).save_pretrained(tmp_path)
+    save_tokenizer(tmp_path)
+    capsys.readouterr()  # transformers' progress bar
+    status, _, err = run_cli(capsys, "run", str(tmp_path), "--task", "text-generation", "hello")
+    assert status == 2
+    assert err.startswith(
+        "autohub: error: no installed plugin provides a 'causal-lm' head for model_type 'distilbert'"
+    )
 
 
 def test_sampling_is_seeded_and_matches_transformers(
