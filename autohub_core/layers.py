@@ -185,9 +185,12 @@ def attention(
 
     Returns the output (batch, heads, query, head_dim) and, with ``output_attentions``, the weights.
     """
-    if is_causal and mask is not None:
+    if is_causal and (mask is not None or query.shape[-2] != key.shape[-2]):
+        # sdpa's own is_causal aligns on the first key: spell the pattern out (aligned on the last).
         causal = _causal_pattern(query.shape[-2], key.shape[-2], query.device)
-        if mask.dtype == torch.bool:
+        if mask is None:
+            mask = causal[None, None]
+        elif mask.dtype == torch.bool:
             mask = mask & causal
         else:
             mask = mask.masked_fill(~causal, torch.finfo(mask.dtype).min)

@@ -18,6 +18,7 @@ __all__ = [
     "BaseModelOutput",
     "BaseModelOutputWithPast",
     "BaseModelOutputWithPooling",
+    "BaseModelOutputWithPoolingAndCrossAttentions",
     "CausalLMOutput",
     "MaskedLMOutput",
     "ModelOutput",
@@ -91,6 +92,19 @@ class BaseModelOutputWithPooling(ModelOutput):
     pooler_output: torch.Tensor | None = None
     hidden_states: Tensors | None = None
     attentions: Tensors | None = None
+
+
+@dataclass
+class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
+    """What an encoder that can also decode returns (BERT, RoBERTa): hidden states, the pooled first
+    token, and as a decoder the KV cache and cross-attention weights."""
+
+    last_hidden_state: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    past_key_values: Any = None
+    attentions: Tensors | None = None
+    cross_attentions: Tensors | None = None
 
 
 @dataclass

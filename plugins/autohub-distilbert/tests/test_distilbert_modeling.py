@@ -178,6 +178,13 @@ def test_forward_matches_transformers(checkpoints: dict, class_name: str, varian
         _assert_same_outputs(ours(**plain), theirs(**plain))
     if kind != "base":
         assert ours(**inputs).loss is not None
+    # token_type_ids (which the tokenizer returns for BertTokenizer-configured checkpoints) are ignored.
+    with torch.no_grad():
+        segments = torch.ones_like(inputs["input_ids"])
+        _assert_same_outputs(
+            ours(**inputs, token_type_ids=segments), theirs(**inputs, token_type_ids=segments)
+        )
+        _assert_same_outputs(ours(**inputs, token_type_ids=segments), ours(**inputs))
 
 
 @pytest.mark.parametrize("class_name", list(HEADS))

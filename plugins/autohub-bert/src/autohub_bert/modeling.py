@@ -24,7 +24,6 @@ its summed loss by it, the other heads average their loss and ignore it, as tran
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -47,15 +46,14 @@ from autohub_core.layers import (
 )
 from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
+    BaseModelOutputWithPoolingAndCrossAttentions,
     CausalLMOutput,
     MaskedLMOutput,
-    ModelOutput,
     MultipleChoiceModelOutput,
     NextSentencePredictorOutput,
     PreTrainingOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
-    Tensors,
     TokenClassifierOutput,
 )
 
@@ -79,19 +77,6 @@ POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
 KeyValueCache = tuple[tuple[torch.Tensor, ...], ...]
 
 logger = logging.getLogger("autohub")
-
-
-@dataclass
-class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
-    """``BertModel``'s output (transformers' class of the same name): hidden states, the pooled [CLS]
-    output, and for decoders the KV cache and cross-attention weights."""
-
-    last_hidden_state: torch.Tensor | None = None
-    pooler_output: torch.Tensor | None = None
-    hidden_states: Tensors | None = None
-    past_key_values: Any = None
-    attentions: Tensors | None = None
-    cross_attentions: Tensors | None = None
 
 
 def _check_supported(config: BertConfig) -> None:

@@ -8,7 +8,9 @@ There are no token type ids and no pooler: the classification heads read the fir
 
 Training follows transformers: each ``DistilBertTransformerBlock`` is recomputed under gradient
 checkpointing, and every head takes ``num_items_in_batch`` and, like transformers' DistilBERT heads
-(plain mean cross-entropy), ignores it.
+(plain mean cross-entropy), ignores it. ``token_type_ids`` is accepted and ignored by every class (DistilBERT
+has no segment embeddings; transformers' AutoTokenizer returns them for DistilBERT checkpoints whose
+tokenizer_config.json does not name DistilBertTokenizer, and transformers' classes take them too).
 """
 
 from __future__ import annotations
@@ -257,6 +259,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> BaseModelOutput | tuple[torch.Tensor, ...]:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
@@ -314,6 +317,7 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -358,6 +362,7 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -407,6 +412,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -456,6 +462,7 @@ class DistilBertForTokenClassification(DistilBertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> Any:
         outputs = self.distilbert(
             input_ids,
@@ -496,6 +503,7 @@ class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
+        token_type_ids: torch.Tensor | None = None,
     ) -> Any:
         num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
 

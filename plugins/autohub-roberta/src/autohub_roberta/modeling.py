@@ -28,7 +28,6 @@ XLM-RoBERTa classes build ``XLMRobertaEmbeddings`` / ``XLMRobertaLayer``, the na
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -51,13 +50,12 @@ from autohub_core.layers import (
 )
 from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
 from autohub_core.outputs import (
+    BaseModelOutputWithPoolingAndCrossAttentions,
     CausalLMOutput,
     MaskedLMOutput,
-    ModelOutput,
     MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
-    Tensors,
     TokenClassifierOutput,
 )
 from autohub_roberta.config import RobertaConfig, XLMRobertaConfig
@@ -88,19 +86,6 @@ POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
 
 #: One entry per layer: self-attention (key, value), then cross-attention (key, value) once computed.
 KeyValueCache = tuple[tuple[torch.Tensor, ...], ...]
-
-
-@dataclass
-class BaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
-    """``RobertaModel``'s output (transformers' class of the same name): hidden states, the pooled
-    ``<s>`` output, and for decoders the KV cache and cross-attention weights."""
-
-    last_hidden_state: torch.Tensor | None = None
-    pooler_output: torch.Tensor | None = None
-    hidden_states: Tensors | None = None
-    past_key_values: Any = None
-    attentions: Tensors | None = None
-    cross_attentions: Tensors | None = None
 
 
 def _check_supported(config: RobertaConfig) -> None:
