@@ -474,12 +474,15 @@ class PreTrainedTokenizer:
             init_kwargs.update(
                 {key: value for key, value in special_tokens_map.items() if not kwargs.get(key)}
             )
+        tokenizer_json = resolve_file(name_or_path, TOKENIZER_FILE, options, required=False)
+        if tokenizer_json is not None:  # as transformers: the file's template wins over the config's flags
+            init_kwargs.pop("add_bos_token", None)
+            init_kwargs.pop("add_eos_token", None)
         init_kwargs.update(kwargs)
         cls._adjust_loaded_options(init_kwargs)
         for key in _LOAD_TIME_KEYS:
             init_kwargs.pop(key, None)
 
-        tokenizer_json = resolve_file(name_or_path, TOKENIZER_FILE, options, required=False)
         if tokenizer_json is not None:
             init_kwargs["tokenizer_file"] = tokenizer_json
         else:

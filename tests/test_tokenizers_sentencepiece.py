@@ -90,10 +90,6 @@ _UNNAMED_LLAMA = (
 KNOWN_DIFFERENCES = {
     "llama-model-no-config": _UNNAMED_LLAMA,
     "llama-json-prepend-unnamed": _UNNAMED_LLAMA,
-    "llama-json-prepend-eos": (
-        "with a tokenizer.json, transformers 5.23 ignores tokenizer_config.json's add_bos_token / "
-        "add_eos_token (only from_pretrained arguments rebuild the template); autohub's core honours them"
-    ),
 }
 PARITY_SHAPES = [shape for shape in SHAPES if shape.name not in KNOWN_DIFFERENCES]
 
