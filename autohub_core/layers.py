@@ -31,6 +31,7 @@ __all__ = [
     "multiple_choice_loss",
     "padding_mask",
     "question_answering_loss",
+    "relative_distance_scores",
     "sequence_classification_loss",
     "token_classification_loss",
 ]
@@ -369,6 +370,26 @@ def _unpadding(valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     lengths = valid.sum(dim=-1, dtype=torch.int32)
     offsets = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
     return valid.flatten().nonzero().flatten(), offsets, int(lengths.max())
+
+
+def relative_distance_scores(
+    query: torch.Tensor, key: torch.Tensor, distance_embedding: nn.Embedding, with_key: bool
+) -> torch.Tensor:
+    """The distance terms of BERT-style ``relative_key`` attention scores, before scaling:
+    ``query · d(i - j)``, plus ``key · d(i - j)`` when ``with_key`` (``relative_key_query``).
+
+    ``distance_embedding`` has ``2 * max_positions - 1`` rows (distance ``i - j`` is row
+    ``i - j + max_positions - 1``); the queries are the last positions of the keys (a KV cache).
+    """
+    query_length, key_length = query.shape[-2], key.shape[-2]
+    offset = (distance_embedding.num_embeddings + 1) // 2 - 1
+    query_positions = torch.arange(key_length - query_length, key_length, device=query.device).view(-1, 1)
+    key_positions = torch.arange(key_length, device=query.device).view(1, -1)
+    embedding = distance_embedding(query_positions - key_positions + offset).to(query.dtype)
+    scores = torch.einsum("bhld,lrd->bhlr", query, embedding)
+    if with_key:
+        scores = scores + torch.einsum("bhrd,lrd->bhlr", key, embedding)
+    return scores
 
 
 def last_non_pad_token(

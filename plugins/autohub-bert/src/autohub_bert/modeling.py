@@ -41,6 +41,7 @@ from autohub_core.layers import (
     multiple_choice_loss,
     padding_mask,
     question_answering_loss,
+    relative_distance_scores,
     sequence_classification_loss,
     token_classification_loss,
 )
@@ -172,7 +173,6 @@ class BertSelfAttention(nn.Module):
         self.is_cross_attention = is_cross_attention
         self.position_embedding_type = "absolute" if is_cross_attention else config.position_embedding_type
         if self.position_embedding_type != "absolute":
-            self.max_position_embeddings = config.max_position_embeddings
             self.distance_embedding = nn.Embedding(2 * config.max_position_embeddings - 1, self.head_dim)
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
@@ -204,7 +204,12 @@ class BertSelfAttention(nn.Module):
                 value = torch.cat((past_key_value[1], value), dim=-2)
         implementation = _implementation(self.config)
         if self.position_embedding_type != "absolute":
-            bias = self._relative_position_scores(query, key) * self.scaling
+            bias = (
+                relative_distance_scores(
+                    query, key, self.distance_embedding, self.position_embedding_type == "relative_key_query"
+                )
+                * self.scaling
+            )
             mask = bias if mask is None else mask + bias
             implementation = "eager"
         context, weights = attention(
@@ -220,20 +225,6 @@ class BertSelfAttention(nn.Module):
         batch_size, _, seq_length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
         return context, weights, (key, value)
-
-    def _relative_position_scores(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        """The distance terms of the attention scores, before scaling: query · d(i - j), plus
-        key · d(i - j) for ``relative_key_query``. The queries are the last positions of the keys."""
-        query_length, key_length = query.shape[-2], key.shape[-2]
-        device = query.device
-        query_positions = torch.arange(key_length - query_length, key_length, device=device).view(-1, 1)
-        key_positions = torch.arange(key_length, device=device).view(1, -1)
-        distance = query_positions - key_positions + self.max_position_embeddings - 1
-        embedding = self.distance_embedding(distance).to(query.dtype)
-        scores = torch.einsum("bhld,lrd->bhlr", query, embedding)
-        if self.position_embedding_type == "relative_key_query":
-            scores = scores + torch.einsum("bhrd,lrd->bhlr", key, embedding)
-        return scores
 
 
 class BertSelfOutput(nn.Module):
