@@ -342,7 +342,7 @@ class AutoTokenizer:
 
 
 def _tokenizer_class_from_files(name: str | os.PathLike, options: HubOptions, config: Any) -> Any:
-    from autohub_core.tokenization import PreTrainedTokenizer
+    from autohub_core.tokenization import TokenizersBackend
 
     registry = get_registry()
     tokenizer_config_path = resolve_file(name, "tokenizer_config.json", options, required=False)
@@ -350,15 +350,17 @@ def _tokenizer_class_from_files(name: str | os.PathLike, options: HubOptions, co
         class_name = read_json_file(tokenizer_config_path).get("tokenizer_class")
         if isinstance(class_name, str):
             if class_name.removesuffix("Fast") in ("PreTrainedTokenizer", "TokenizersBackend"):
-                return PreTrainedTokenizer
+                return TokenizersBackend
             found = registry.find_tokenizer_by_name(class_name)
             if found is not None:
                 return _model_type_tokenizer_over_named(found, _model_type(name, options, config))
     model_type = _model_type(name, options, config)
     if isinstance(model_type, str) and registry.has("tokenizer", model_type):
-        return registry.lookup("tokenizer", model_type)
+        family = registry.lookup("tokenizer", model_type)
+        # transformers maps some model types (llama) to no tokenizer: unnamed, they get the generic one.
+        return TokenizersBackend if getattr(family, "only_when_named", False) else family
     if resolve_file(name, "tokenizer.json", options, required=False) is not None:
-        return PreTrainedTokenizer
+        return TokenizersBackend
     if cache_only(name, options):  # the files that would tell may be on the Hub: say what is missing
         raise not_cached_error(str(name), "tokenizer.json")
     if isinstance(model_type, str):

@@ -28,7 +28,13 @@ from tokenizers.models import BPE, Unigram
 
 from autohub_core.errors import MissingExtraError, TokenizerError
 
-__all__ = ["SPIECE_UNDERLINE", "SentencePieceLayout", "precompiled_charsmap", "tokenizer_from_sentencepiece"]
+__all__ = [
+    "SPIECE_UNDERLINE",
+    "SentencePieceLayout",
+    "precompiled_charsmap",
+    "special_pieces",
+    "tokenizer_from_sentencepiece",
+]
 
 #: SentencePiece's stand-in for a space.
 SPIECE_UNDERLINE = "▁"
@@ -60,6 +66,19 @@ class SentencePieceLayout:
     leading_pieces: tuple[str, ...] = ()
     trailing_pieces: tuple[str, ...] = ()
     unk_id: int | None = None
+
+
+def special_pieces(path: Path) -> dict[str, str]:
+    """``unk_token`` / ``bos_token`` / ``eos_token`` / ``pad_token``: the pieces the SentencePiece
+    model at ``path`` declares for them (those it has)."""
+    trainer_spec = _read_model_proto(Path(path)).trainer_spec
+    declared = {
+        "unk_token": (trainer_spec.unk_id, trainer_spec.unk_piece),
+        "bos_token": (trainer_spec.bos_id, trainer_spec.bos_piece),
+        "eos_token": (trainer_spec.eos_id, trainer_spec.eos_piece),
+        "pad_token": (trainer_spec.pad_id, trainer_spec.pad_piece),
+    }
+    return {name: piece for name, (piece_id, piece) in declared.items() if piece_id >= 0 and piece}
 
 
 def tokenizer_from_sentencepiece(path: Path, layout: SentencePieceLayout) -> Tokenizer:

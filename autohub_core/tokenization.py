@@ -34,6 +34,7 @@ __all__ = [
     "PreTrainedTokenizer",
     "PreTrainedTokenizerFast",
     "TokenSpan",
+    "TokenizersBackend",
     "WordPieceTokenizer",
 ]
 
@@ -1199,6 +1200,42 @@ class BosEosTemplateTokenizer(PreTrainedTokenizer):
         if add_eos:
             special_tokens.append((eos, self.eos_token_id))
         return processors.TemplateProcessing(single=single, pair=pair, special_tokens=special_tokens)
+
+
+class TokenizersBackend(BosEosTemplateTokenizer):
+    """transformers 5's generic tokenizer: the checkpoint's tokenizer.json as it is, or its
+    SentencePiece ``tokenizer.model`` converted generically (its own algorithm, byte fallback and
+    unknown piece; no ``▁`` prepended to the text) when there is no tokenizer.json.
+
+    What ``AutoTokenizer`` loads for ``tokenizer_class`` ``"PreTrainedTokenizerFast"`` /
+    ``"TokenizersBackend"``, for a model type whose tokenizer is used only when named, and for a
+    tokenizer.json without a known family.
+    """
+
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "tokenizer.model"}
+
+    def __init__(
+        self,
+        tokenizer_object: Tokenizer | None = None,
+        *,
+        tokenizer_file: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if tokenizer_object is None and tokenizer_file is None and kwargs.get("vocab_file"):
+            from autohub_core.sentencepiece import special_pieces
+
+            # As transformers' conversion: the model's own unknown / bos / eos / pad pieces, unless set.
+            for name, piece in special_pieces(Path(kwargs["vocab_file"])).items():
+                if kwargs.get(name) is None and not self.default_special_tokens.get(name):
+                    kwargs[name] = piece
+        super().__init__(tokenizer_object, tokenizer_file=tokenizer_file, **kwargs)
+
+    @classmethod
+    def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
+        """The generic conversion of ``tokenizer.model``."""
+        from autohub_core.sentencepiece import SentencePieceLayout, tokenizer_from_sentencepiece
+
+        return tokenizer_from_sentencepiece(files["vocab_file"], SentencePieceLayout())
 
 
 class WordPieceTokenizer(PreTrainedTokenizer):

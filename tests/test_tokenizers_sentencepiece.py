@@ -9,6 +9,7 @@ special tokens, then pairs, padded batches, and truncation with overflowing wind
 from __future__ import annotations
 
 import collections
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ EXPECTED_CLASSES = {
 }
 
 
+def _expected_class(directory: Path, model_type: str) -> str:
+    """The family's class; transformers 5 maps llama to no tokenizer, so an unnamed one is generic."""
+    config = directory / "tokenizer_config.json"
+    named = config.exists() and "tokenizer_class" in json.loads(config.read_text(encoding="utf-8"))
+    return "TokenizersBackend" if model_type == "llama" and not named else EXPECTED_CLASSES[model_type]
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sentencepiece-shapes")
@@ -80,40 +88,16 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {shape.name: shape.make(root, models) for shape in SHAPES}
 
 
-#: Shapes where autohub knowingly differs from transformers 5.23: their comparisons must fail
-#: (strict xfail), so that a fix shows up.
-_UNNAMED_LLAMA = (
-    "transformers 5.23 maps model_type llama to no tokenizer class, so a Llama checkpoint whose "
-    "tokenizer_config.json names none gets its generic tokenizer (tokenizer.json as it is, no "
-    "▁ prepended to a tokenizer.model's text, right padding); autohub uses LlamaTokenizer"
-)
-KNOWN_DIFFERENCES = {
-    "llama-model-no-config": _UNNAMED_LLAMA,
-    "llama-json-prepend-unnamed": _UNNAMED_LLAMA,
-}
-PARITY_SHAPES = [shape for shape in SHAPES if shape.name not in KNOWN_DIFFERENCES]
+PARITY_SHAPES = SHAPES
 
 
-def _shape_params() -> list[Any]:
-    return [
-        pytest.param(
-            shape,
-            id=shape.name,
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[shape.name])]
-            if shape.name in KNOWN_DIFFERENCES
-            else [],
-        )
-        for shape in SHAPES
-    ]
-
-
-@pytest.fixture(scope="module", params=_shape_params())
+@pytest.fixture(scope="module", params=SHAPES, ids=[shape.name for shape in SHAPES])
 def tokenizers(request: pytest.FixtureRequest, checkpoints: dict[str, Path]) -> tuple[Any, Any]:
     """(autohub's, transformers') AutoTokenizer of one shape; padding uses ``</s>`` where there is no pad."""
     directory = checkpoints[request.param.name]
     ours = AutoTokenizer.from_pretrained(directory)
     theirs = transformers.AutoTokenizer.from_pretrained(directory)
-    assert type(ours).__name__ == EXPECTED_CLASSES[request.param.model_type]
+    assert type(ours).__name__ == _expected_class(directory, request.param.model_type)
     for tokenizer in (ours, theirs):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = "</s>"

@@ -40,6 +40,9 @@ class LlamaTokenizer(BosEosTemplateTokenizer):
 
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "tokenizer.model"}
     padding_side = "left"
+    #: transformers 5 maps model_type llama to no tokenizer: a checkpoint whose tokenizer_config.json
+    #: names no class gets the generic ``TokenizersBackend``, and so does it here.
+    only_when_named: ClassVar[bool] = True
     default_special_tokens: ClassVar[dict[str, str]] = {
         "unk_token": "<unk>",
         "bos_token": "<s>",

@@ -9,26 +9,22 @@ padding is on the right unless tokenizer_config.json says otherwise.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from tokenizers import Tokenizer
-
-from autohub_core.sentencepiece import SentencePieceLayout, tokenizer_from_sentencepiece
-from autohub_core.tokenization import BosEosTemplateTokenizer
+from autohub_core.tokenization import TokenizersBackend
 
 __all__ = ["MistralTokenizer"]
 
 
-class MistralTokenizer(BosEosTemplateTokenizer):
-    """Mistral tokenizer over ``tokenizer.json`` or ``tokenizer.model``.
+class MistralTokenizer(TokenizersBackend):
+    """Mistral tokenizer over ``tokenizer.json`` or ``tokenizer.model`` (transformers' generic one,
+    with Mistral's special tokens).
 
-    ``add_bos_token`` / ``add_eos_token`` given in tokenizer_config.json or as arguments
-    rebuild the template that adds ``bos_token`` / ``eos_token``, as transformers does;
-    otherwise the template of tokenizer.json is kept.
+    ``add_bos_token`` / ``add_eos_token`` given as arguments (or in tokenizer_config.json when there
+    is no tokenizer.json) rebuild the template that adds ``bos_token`` / ``eos_token``, as
+    transformers does; otherwise the template of tokenizer.json is kept.
     """
 
-    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "tokenizer.model"}
     padding_side = "right"  # transformers 4's LlamaTokenizer padded Mistral on the left, 5's does not
     default_special_tokens: ClassVar[dict[str, str]] = {
         "unk_token": "<unk>",
@@ -38,10 +34,3 @@ class MistralTokenizer(BosEosTemplateTokenizer):
     #: The checkpoint's model type decides: a tokenizer_config.json naming another family's
     #: tokenizer (Mistral repos name LlamaTokenizer) still loads this class, as in transformers.
     replaces_named_tokenizer_class: ClassVar[bool] = True
-    #: The SentencePiece model read as it is: its own algorithm, byte fallback and unknown piece.
-    sentencepiece_layout: ClassVar[SentencePieceLayout] = SentencePieceLayout()
-
-    @classmethod
-    def _backend_from_legacy_files(cls, files: dict[str, Path], init_kwargs: dict[str, Any]) -> Tokenizer:
-        """transformers' generic conversion of ``tokenizer.model`` (no ``▁`` prepended to the text)."""
-        return tokenizer_from_sentencepiece(files["vocab_file"], cls.sentencepiece_layout)
