@@ -63,3 +63,18 @@ class GenerationError(AutohubError, ValueError):
 
 class LabelError(AutohubError, ValueError):
     """Labels given to a head's ``forward`` do not fit it (shape, dtype or value out of range)."""
+
+
+class LimitExceededError(AutohubError, ValueError):
+    """An input asks for more than a cap of :mod:`autohub_core.limits` allows (a file's size, a
+    text's length, ``num_labels``, ``max_new_tokens``, a chat template's time or output)."""
+
+
+class ChatTemplateError(TokenizerError):
+    """A chat template does not compile, fails while rendering, or exceeds its time, loop or
+    output limits."""
+
+
+class CheckpointWriteError(AutohubError, OSError):
+    """``save_pretrained`` could not complete (disk full, permission, a failing write); the
+    checkpoint previously in the folder is left exactly as it was."""

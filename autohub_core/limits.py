@@ -1,0 +1,127 @@
+"""Caps on the work and memory hostile input can demand, checked before anything is allocated.
+
+Every cap has a default that fits real checkpoints with room to spare, and can be raised (or
+lowered) per process, either with an environment variable ``AUTOHUB_<NAME>`` (for example
+``AUTOHUB_MAX_NUM_LABELS=2000000``) read on first use, or with :func:`configure`. Exceeding a
+cap raises :class:`~autohub_core.errors.LimitExceededError`, which names the cap and the
+variable that raises it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from autohub_core.errors import ConfigError, LimitExceededError
+
+__all__ = ["Limits", "check", "configure", "current", "reset"]
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The caps in force. Sizes are in bytes, lengths in characters, durations in seconds."""
+
+    max_json_bytes: int = 64 * _MIB
+    """config.json, tokenizer_config.json, special_tokens_map.json, generation_config.json, index files."""
+    max_json_depth: int = 64
+    """Nesting depth of any JSON document autohub reads."""
+    max_tokenizer_file_bytes: int = 1024 * _MIB
+    """tokenizer.json, vocab.txt / vocab.json / merges.txt, SentencePiece models."""
+    max_text_chars: int = 100_000_000
+    """One text given to a tokenizer call."""
+    max_num_labels: int = 1_000_000
+    """``num_labels`` / ``id2label`` of a classification head."""
+    max_new_tokens: int = 1_048_576
+    """Tokens ``generate()`` may produce (``max_new_tokens``, or ``max_length`` minus the prompt)."""
+    chat_template_seconds: float = 10.0
+    """Wall time one ``apply_chat_template`` rendering may take."""
+    chat_template_output_chars: int = 10_000_000
+    """Characters one chat template rendering (and any string it builds) may produce."""
+    chat_template_loop_iterations: int = 1_000_000
+    """Loop iterations (all loops together) one chat template rendering may run."""
+
+    @staticmethod
+    def env_var(name: str) -> str:
+        """The environment variable that sets the cap ``name``."""
+        return f"AUTOHUB_{name.upper()}"
+
+
+_lock = threading.Lock()
+_current: Limits | None = None
+
+
+def current() -> Limits:
+    """The caps in force: the defaults, the ``AUTOHUB_*`` variables, then :func:`configure`."""
+    global _current
+    limits = _current
+    if limits is None:
+        with _lock:
+            if _current is None:
+                _current = _from_environment()
+            limits = _current
+    return limits
+
+
+def configure(**changes: Any) -> Limits:
+    """Change caps for this process (``configure(max_num_labels=2_000_000)``); returns the
+    previous :class:`Limits`, which can be passed back with ``configure(**dataclasses.asdict(old))``."""
+    global _current
+    previous = current()
+    with _lock:
+        _current = dataclasses.replace(
+            previous, **{k: _checked(k, v, "configure()") for k, v in changes.items()}
+        )
+    return previous
+
+
+def reset() -> None:
+    """Forget :func:`configure`; the environment is read again on next use."""
+    global _current
+    with _lock:
+        _current = None
+
+
+def check(name: str, value: float, what: str) -> None:
+    """Raise :class:`LimitExceededError` when ``value`` exceeds the cap ``name``.
+
+    ``what`` says what was measured, e.g. ``"config.json in ./model is 600.0 MB"``.
+    """
+    cap = getattr(current(), name)
+    if value > cap:
+        raise LimitExceededError(
+            f"{what}, over the limit {name}={cap}; raise it with the environment variable "
+            f"{Limits.env_var(name)} or autohub_core.limits.configure({name}=...) if this input is trusted"
+        )
+
+
+def _from_environment() -> Limits:
+    values = {}
+    for field in dataclasses.fields(Limits):
+        raw = os.environ.get(Limits.env_var(field.name))
+        if raw is not None and raw.strip():
+            values[field.name] = _checked(
+                field.name, raw.strip(), f"environment variable {Limits.env_var(field.name)}"
+            )
+    return Limits(**values)
+
+
+def _checked(name: str, value: Any, source: str) -> int | float:
+    field = next((f for f in dataclasses.fields(Limits) if f.name == name), None)
+    if field is None:
+        known = ", ".join(f.name for f in dataclasses.fields(Limits))
+        raise ConfigError(f"{source}: unknown limit {name!r}; known limits: {known}")
+    kind = float if field.type == "float" else int
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(
+            f"{source}: limit {name} must be a positive {kind.__name__}, got {value!r}"
+        ) from None
+    if isinstance(value, bool) or not number > 0 or number != number or number == float("inf"):
+        raise ConfigError(f"{source}: limit {name} must be a positive finite {kind.__name__}, got {value!r}")
+    return number
