@@ -10,14 +10,16 @@ variable that raises it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from autohub_core.errors import ConfigError, LimitExceededError
+from autohub_core.errors import AutohubError, ConfigError, LimitExceededError
 
-__all__ = ["Limits", "check", "configure", "current", "reset"]
+__all__ = ["Limits", "check", "check_file_size", "configure", "current", "read_json", "reset"]
 
 _MIB = 1024 * 1024
 
@@ -97,6 +99,63 @@ def check(name: str, value: float, what: str) -> None:
             f"{what}, over the limit {name}={cap}; raise it with the environment variable "
             f"{Limits.env_var(name)} or autohub_core.limits.configure({name}=...) if this input is trusted"
         )
+
+
+def check_file_size(path: str | os.PathLike, name: str = "max_tokenizer_file_bytes") -> int:
+    """The size of ``path`` in bytes, after checking it against the cap ``name`` (before reading)."""
+    size = os.stat(path).st_size
+    check(name, size, f"{path} is {size / _MIB:.1f} MiB")
+    return size
+
+
+def read_json(
+    path: str | os.PathLike,
+    error: type[AutohubError] = ConfigError,
+    *,
+    expect: type = dict,
+) -> Any:
+    """Read a JSON document of at most ``max_json_bytes`` and ``max_json_depth`` levels.
+
+    Anything wrong with the content (not UTF-8, not JSON, nested too deeply, not an ``expect``
+    at the top) raises ``error`` naming the file. Values are checked by whoever reads them.
+    """
+    path = Path(path)
+    check_file_size(path, "max_json_bytes")
+    try:
+        raw = path.read_bytes().decode("utf-8")
+        data = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{path} is nested more deeply than Python can parse") from None
+    depth = _depth(data)
+    if depth > current().max_json_depth:
+        raise error(
+            f"{path} is nested {depth} levels deep, over the limit max_json_depth={current().max_json_depth} "
+            f"(environment variable {Limits.env_var('max_json_depth')})"
+        )
+    if not isinstance(data, expect):
+        raise error(f"{path} must hold a JSON {expect.__name__}, found {type(data).__name__}")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in items)
+    return deepest
 
 
 def _from_environment() -> Limits:
