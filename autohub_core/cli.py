@@ -79,36 +79,48 @@ def plugins_summary() -> dict[str, Any]:
         plugins.append(
             {
                 "name": info.name,
+                "plugin_id": info.plugin_id,
                 "module": info.module,
                 "distribution": info.distribution,
                 "version": info.version,
                 "loaded": info.loaded,
                 "error": info.error,
+                "import_seconds": info.import_seconds,
+                "collision": info.collision,
                 **declared,
             }
         )
     return {"plugins": plugins, "conflicts": list(get_registry().conflicts)}
 
 
+_IMPORT_COLUMN = 11  # "  1234.5 ms" then two spaces: the import-time column
+
+
 def _print_plugins(summary: dict[str, Any], out: TextIO) -> None:
     if not summary["plugins"]:
         out.write("no autohub plugins installed (pip install autohub-<family>)\n")
+        return
+    indent = " " * (_IMPORT_COLUMN + 2)
+    out.write(f"{'import':>{_IMPORT_COLUMN}}  plugin (distribution version) [module]\n")
     for plugin in summary["plugins"]:
         origin = f"{plugin['distribution'] or '?'} {plugin['version'] or ''}".strip()
+        milliseconds = f"{plugin['import_seconds'] * 1000:.1f} ms"
+        out.write(f"{milliseconds:>{_IMPORT_COLUMN}}  {plugin['plugin_id']} ({origin})")
         if not plugin["loaded"]:
-            out.write(f"{plugin['name']} ({origin}): FAILED to load: {plugin['error']}\n")
-            continue
-        out.write(f"{plugin['name']} ({origin}) [{plugin['module']}]\n")
-        out.write(f"  model types: {', '.join(plugin['model_types']) or '-'}\n")
-        for model_type, target in sorted(plugin["models"].items()):
-            out.write(f"  model {model_type}: {target}\n")
-        for model_type, heads in sorted(plugin["heads"].items()):
-            out.write(f"  heads {model_type}:\n")
-            for task, target in sorted(heads.items()):
-                out.write(f"    {task} -> {target}\n")
-        for model_type, target in sorted(plugin["tokenizers"].items()):
-            out.write(f"  tokenizer {model_type}: {target}\n")
-    for conflict in summary["conflicts"]:
+            out.write(f": FAILED to load: {plugin['error']}\n")
+        else:
+            out.write(f" [{plugin['module']}]\n")
+            out.write(f"{indent}model types: {', '.join(plugin['model_types']) or '-'}\n")
+            for model_type, target in sorted(plugin["models"].items()):
+                out.write(f"{indent}model {model_type}: {target}\n")
+            for model_type, heads in sorted(plugin["heads"].items()):
+                out.write(f"{indent}heads {model_type}:\n")
+                for task, target in sorted(heads.items()):
+                    out.write(f"{indent}  {task} -> {target}\n")
+            for model_type, target in sorted(plugin["tokenizers"].items()):
+                out.write(f"{indent}tokenizer {model_type}: {target}\n")
+    collisions = dict.fromkeys(plugin["collision"] for plugin in summary["plugins"] if plugin["collision"])
+    for conflict in [*collisions, *summary["conflicts"]]:
         out.write(f"conflict: {conflict}\n")
 
 

@@ -2,15 +2,20 @@
 
 Discovery runs once per process, on first need (the first ``from_pretrained``,
 ``from_config`` or listing), never at ``import autohub_core``. Each plugin is imported and
-its hooks called in isolation: a plugin that fails to import, raises in a hook, or
-registers garbage is recorded with its error and contributes nothing, while the other
-plugins keep working.
+its hooks called in isolation: a plugin that fails to import, raises in a hook (anything,
+``SystemExit`` and ``KeyboardInterrupt`` included), or registers garbage is recorded with
+its error and contributes nothing, while the other plugins keep working. How long each
+plugin took to import is recorded too.
 
 Which plugins load is controlled by the ``AUTOHUB_PLUGINS`` environment variable (or
 :func:`configure`): a comma-separated list of entry-point names. Plain names form an
 allow-list (only those load) and also give the preference order when two plugins claim
-the same model_type; names prefixed with ``-`` are blocked. Unset means "all, no
+the same model_type; names prefixed with ``-`` are blocked. ``name@distribution`` picks
+one of several distributions that use the same entry-point name. Unset means "all, no
 preference" (ties are broken by entry-point name, with a warning).
+
+Two distributions may use the same entry-point name: both are loaded, the collision is
+reported, and the second is registered as ``name@distribution``.
 
 :func:`refresh` reads the entry points again (a plugin installed into the running process
 is then seen); a lookup of an unknown model_type does so by itself when a directory on
@@ -21,9 +26,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import itertools
 import os
+import re
 import sys
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -32,7 +40,7 @@ import pluggy
 
 from autohub_core import hookspecs
 from autohub_core.errors import PluginError
-from autohub_core.registry import Declaration, Registry, SkippedPlugin
+from autohub_core.registry import Declaration, Registry, SkippedPlugin, _describe
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -57,7 +65,13 @@ _HOOKS = {
 
 @dataclass
 class PluginInfo:
-    """What discovery learned about one entry point."""
+    """What discovery learned about one entry point.
+
+    ``plugin_id`` is the name it is registered under: the entry-point ``name``, or
+    ``name@distribution`` for a further distribution using the same entry-point name
+    (``collision`` then says which). ``import_seconds`` is the time its module import and
+    hooks took.
+    """
 
     name: str
     module: str
@@ -65,11 +79,28 @@ class PluginInfo:
     version: str | None
     error: str | None = None
     declarations: list[Declaration] = field(default_factory=list)
+    plugin_id: str = ""
+    import_seconds: float = 0.0
+    collision: str | None = None
+
+    def __post_init__(self) -> None:
+        self.plugin_id = self.plugin_id or self.name
 
     @property
     def loaded(self) -> bool:
         """Whether the plugin imported and registered without error."""
         return self.error is None
+
+
+def _canonical(distribution: str) -> str:
+    """A distribution name as pip compares them (PEP 503): ``Autohub_Bert`` -> ``autohub-bert``."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _selector(token: str) -> str:
+    """An ``AUTOHUB_PLUGINS`` item with its ``@distribution`` part canonical."""
+    name, at, distribution = token.partition("@")
+    return f"{name}@{_canonical(distribution)}" if at else name
 
 
 @dataclass
@@ -78,11 +109,26 @@ class _Selection:
     block: set[str]
     source: str  # where the selection comes from, for error messages
 
-    def skips(self, name: str) -> str | None:
-        """Why the entry point ``name`` is not loaded (None: it loads)."""
-        if name in self.block or (self.allow is not None and name not in self.allow):
+    @classmethod
+    def parse(cls, allow: list[str] | None, block: set[str] | list[str], source: str) -> _Selection:
+        return cls(
+            [_selector(token) for token in allow] if allow is not None else None,
+            {_selector(token) for token in block},
+            source,
+        )
+
+    def skips(self, selectors: tuple[str, ...]) -> str | None:
+        """Why the entry point known by ``selectors`` (name, name@distribution) is not loaded."""
+        if any(selector in self.block for selector in selectors) or (
+            self.allow is not None and not any(selector in self.allow for selector in selectors)
+        ):
             return f"blocked by {self.source}"
         return None
+
+    def rank(self, selectors: tuple[str, ...]) -> int:
+        """Position in the allow-list (``name@distribution`` before ``name``); unlisted: last."""
+        allow = self.allow or []
+        return next((allow.index(s) for s in reversed(selectors) if s in allow), len(allow))
 
 
 _lock = threading.RLock()
@@ -96,13 +142,14 @@ _warned: set[str] = set()  # each failure or conflict is warned once per process
 def configure(allow: list[str] | None = None, block: list[str] | None = None) -> None:
     """Choose which plugins load (overrides ``AUTOHUB_PLUGINS``) and re-run discovery lazily.
 
-    ``allow`` lists entry-point names in order of preference (None: all); ``block`` names
-    plugins never to load. Runtime ``register(...)`` calls made before are kept.
+    ``allow`` lists entry-point names (or ``name@distribution``) in order of preference
+    (None: all); ``block`` names plugins never to load. Runtime ``register(...)`` calls made
+    before are kept.
     """
     global _selection_override
     with _lock:
         source = f"plugins.configure(allow={allow!r}, block={block!r})"
-        _selection_override = _Selection(list(allow) if allow is not None else None, set(block or ()), source)
+        _selection_override = _Selection.parse(allow, block or [], source)
         _discard_discovery()
 
 
@@ -157,7 +204,7 @@ def list_plugins() -> list[PluginInfo]:
 def _ensure_registry() -> Registry:
     global _registry
     if _registry is None:
-        _registry = Registry(on_miss=_refresh_if_path_changed)
+        _registry = Registry(on_miss=_refresh_if_path_changed, warn=_warn_once)
     return _registry
 
 
@@ -196,7 +243,19 @@ def _current_selection() -> _Selection:
     names = [part.strip() for part in raw.split(",") if part.strip()]
     allow = [name for name in names if not name.startswith("-")]
     block = {name[1:] for name in names if name.startswith("-")}
-    return _Selection(allow or None, block, f"{ENV_VAR} ({raw!r})")
+    return _Selection.parse(allow or None, block, f"{ENV_VAR} ({raw!r})")
+
+
+def _discovery_order(entry_point: importlib.metadata.EntryPoint) -> tuple[str, bool, str, str]:
+    """Entry-point name; for one name used by several distributions, ``autohub-<name>``
+    first, then distribution name (then module, for a distribution repeating a name)."""
+    distribution = _canonical(entry_point.dist.name) if entry_point.dist else ""
+    return (
+        entry_point.name,
+        distribution != _canonical(f"autohub-{entry_point.name}"),
+        distribution,
+        entry_point.value,
+    )
 
 
 def _discover(registry: Registry) -> None:
@@ -205,52 +264,86 @@ def _discover(registry: Registry) -> None:
     selection = _current_selection()
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    entry_points = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-    seen: set[str] = set()
+    entry_points = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_discovery_order)
     infos: list[PluginInfo] = []
     skipped: list[SkippedPlugin] = []
-    for entry_point in entry_points:
-        if entry_point.name in seen:
-            continue
-        seen.add(entry_point.name)
-        distribution = entry_point.dist
-        reason = selection.skips(entry_point.name)
-        if reason is not None:
-            skipped.append(
-                SkippedPlugin(entry_point.name, distribution.name if distribution else None, reason)
+    selectors: dict[str, str] = {}  # plugin_id -> the AUTOHUB_PLUGINS item choosing just it
+    ranks: dict[str, int] = {}
+    for name, same_name in itertools.groupby(entry_points, key=lambda ep: ep.name):
+        group: list[PluginInfo] = []
+        for entry_point in same_name:
+            distribution = entry_point.dist
+            by_distribution = f"{name}@{_canonical(distribution.name) if distribution else entry_point.value}"
+            reason = selection.skips((name, by_distribution))
+            if reason is not None:
+                skipped.append(SkippedPlugin(name, distribution.name if distribution else None, reason))
+                continue
+            info = PluginInfo(
+                name=name,
+                module=entry_point.value,
+                distribution=distribution.name if distribution else None,
+                version=distribution.version if distribution else None,
+                plugin_id=by_distribution if group else name,  # the first one loaded keeps the name
             )
-            continue
-        info = PluginInfo(
-            name=entry_point.name,
-            module=entry_point.value,
-            distribution=distribution.name if distribution else None,
-            version=distribution.version if distribution else None,
-        )
-        infos.append(info)
-        try:
-            module = entry_point.load()
-            if not isinstance(module, ModuleType):
-                raise PluginError(f"entry point {entry_point.value!r} must name a module")
-            manager.register(module, name=entry_point.name)
-            info.declarations = _collect(manager, entry_point.name)
-        except Exception as error:  # isolate every plugin fault, whatever it is
-            info.error = f"{type(error).__name__}: {error}"
-            info.declarations = []
-            if manager.has_plugin(entry_point.name):
-                manager.unregister(name=entry_point.name)
-            _warn_once(
-                f"autohub plugin {entry_point.name!r} ({entry_point.value}) failed to load and is "
-                f"skipped: {info.error}"
-            )
+            selectors[info.plugin_id] = by_distribution
+            ranks[info.plugin_id] = selection.rank((name, by_distribution))
+            _load(manager, entry_point, info)
+            group.append(info)
+        if len(group) > 1:
+            _report_collision(group)
+        else:
+            selectors.update({info.plugin_id: name for info in group})
+        infos.extend(group)
     registry.set_declarations(
         (declaration for info in infos for declaration in info.declarations),
-        preference=selection.allow or [],
+        order=sorted(ranks, key=lambda plugin_id: ranks[plugin_id]),  # stable: discovery order on ties
         env_var=ENV_VAR,
+        selectors=selectors,
         skipped=skipped,
     )
     _plugins[:] = infos
     for message in registry.conflicts:
         _warn_once(message)
+
+
+def _load(
+    manager: pluggy.PluginManager, entry_point: importlib.metadata.EntryPoint, info: PluginInfo
+) -> None:
+    """Import one plugin and call its hooks, timing both; any fault is recorded on ``info``."""
+    started = time.perf_counter()
+    try:
+        module = entry_point.load()
+        if not isinstance(module, ModuleType):
+            raise PluginError(f"entry point {entry_point.value!r} must name a module")
+        manager.register(module, name=info.plugin_id)
+        info.declarations = _collect(manager, info.plugin_id)
+    except BaseException as error:  # a plugin's sys.exit() / KeyboardInterrupt must not end the process
+        info.error = _describe(error)
+        info.declarations = []
+        if manager.has_plugin(info.plugin_id):
+            manager.unregister(name=info.plugin_id)
+        _warn_once(
+            f"autohub plugin {info.plugin_id!r} ({entry_point.value}) failed to load and is skipped: {info.error}"
+        )
+    finally:
+        info.import_seconds = time.perf_counter() - started
+
+
+def _report_collision(group: list[PluginInfo]) -> None:
+    """Several distributions use one entry-point name: all are kept, under distinct ids."""
+    providers = ", ".join(
+        f"{info.plugin_id!r} ({info.distribution} {info.version}: {info.module})" for info in group
+    )
+    name = group[0].name
+    message = (
+        f"autohub entry point {name!r} is declared by {len(group)} distributions; all are loaded, "
+        f"as {providers}, preferred in this order unless {ENV_VAR} says otherwise (where they "
+        f"provide the same class, the first whose class imports is used). Set "
+        f"{ENV_VAR}='{name}@<distribution>' to prefer one, or '-{name}@<distribution>' to block one."
+    )
+    for info in group:
+        info.collision = message
+    _warn_once(message)
 
 
 def _warn_once(message: str) -> None:

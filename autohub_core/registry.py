@@ -2,9 +2,11 @@
 
 Plugins declare lazy ``"module:Class"`` strings; a string is imported on first lookup and
 the class cached. Runtime registrations (``AutoConfig.register`` ...) always win over
-plugins. When two plugins declare the same key, the choice is deterministic (preference
-order from ``AUTOHUB_PLUGINS``, else entry-point name) and the conflict is recorded for
-discovery to report.
+plugins. When several plugins declare the same key, they are ordered deterministically
+(the order discovery gives: ``AUTOHUB_PLUGINS`` preference, then entry-point name) and the
+conflict is recorded for discovery to report. A lookup uses the first provider whose class
+imports; one that fails (whatever it raises, ``SystemExit`` included) is skipped with a
+warning, and :class:`PluginError` names every provider only when none works.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,18 +59,33 @@ class Declaration:
 
 
 def import_target(target: str) -> Any:
-    """Import ``"package.module:Attr"``; failures raise :class:`PluginError` naming both."""
+    """Import ``"package.module:Attr"``; any failure raises :class:`PluginError` naming both.
+
+    Whatever the plugin's code raises while its module is imported or the attribute is read
+    is contained, ``SystemExit`` and ``KeyboardInterrupt`` included: a plugin cannot end the
+    process that resolves its class.
+    """
     module_name, _, attribute_path = target.partition(":")
     try:
         value: Any = importlib.import_module(module_name)
-    except Exception as error:
-        raise PluginError(f"cannot import module {module_name!r} (for {target}): {error}") from error
+    except BaseException as error:  # plugin code: sys.exit() at import must not exit
+        raise PluginError(
+            f"cannot import module {module_name!r} (for {target}): {_describe(error)}"
+        ) from error
     for part in attribute_path.split("."):
         try:
             value = getattr(value, part)
         except AttributeError as error:
             raise PluginError(f"module {module_name!r} has no attribute {attribute_path!r}") from error
+        except BaseException as error:  # a module __getattr__ is plugin code too
+            raise PluginError(f"reading {target} raised {_describe(error)}") from error
     return value
+
+
+def _describe(error: BaseException) -> str:
+    """``"Type: message"`` (just ``"Type"`` when the message is empty, as for ``sys.exit()``)."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -83,16 +101,22 @@ class Registry:
     """Thread-safe store of declared and runtime-registered classes.
 
     ``on_miss`` (set by discovery) is called when a lookup finds no class; it returns True
-    when it rediscovered plugins, and the lookup is then tried once more.
+    when it rediscovered plugins, and the lookup is then tried once more. ``warn`` reports a
+    provider skipped because its class failed to import (default: :func:`warnings.warn`).
     """
 
-    def __init__(self, on_miss: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, on_miss: Callable[[], bool] | None = None, warn: Callable[[str], None] | None = None
+    ) -> None:
         self._lock = threading.RLock()
-        self._declared: dict[tuple[str, str, str | None], list[Declaration]] = {}
+        self._declared: dict[tuple[str, str, str | None], list[Declaration]] = {}  # preferred first
         self._runtime: dict[tuple[str, str, str | None], Any] = {}
         self._resolved: dict[tuple[str, str, str | None], Any] = {}
         self._winner: dict[tuple[str, str, str | None], Declaration] = {}
         self._on_miss = on_miss
+        self._warn = warn or (lambda message: warnings.warn(message, stacklevel=5))
+        self._env_var = "AUTOHUB_PLUGINS"
+        self._selectors: Mapping[str, str] = {}
         self.discovered = False
         self.conflicts: list[str] = []
         self.skipped: list[SkippedPlugin] = []
@@ -103,33 +127,39 @@ class Registry:
         self,
         declarations: Iterable[Declaration],
         *,
-        preference: Sequence[str],
+        order: Sequence[str],
         env_var: str,
+        selectors: Mapping[str, str] | None = None,
         skipped: Sequence[SkippedPlugin] = (),
     ) -> None:
-        """Replace every plugin declaration at once, pick one per key (deterministically) and
-        record conflicts; runtime registrations are kept."""
+        """Replace every plugin declaration at once, order the providers of each key and
+        record conflicts; runtime registrations are kept.
+
+        ``order`` lists the plugins (``Declaration.plugin``), most preferred first: the first
+        provider of a key is used, the next ones are fallbacks when its class fails to import.
+        ``selectors`` gives, per plugin, the ``env_var`` item that selects it (default: its name).
+        """
+        rank = {name: index for index, name in enumerate(order)}
         declared: dict[tuple[str, str, str | None], list[Declaration]] = {}
-        for declaration in declarations:
-            key = (declaration.kind, declaration.model_type, declaration.task)
-            declared.setdefault(key, []).append(declaration)
-        rank = {name: index for index, name in enumerate(preference)}
+        for declaration in sorted(declarations, key=lambda d: (rank.get(d.plugin, len(rank)), d.plugin)):
+            declared.setdefault((declaration.kind, declaration.model_type, declaration.task), []).append(
+                declaration
+            )
+        selectors = dict(selectors or {})
         winner: dict[tuple[str, str, str | None], Declaration] = {}
         conflicts: list[str] = []
-        for key, candidates in sorted(declared.items(), key=lambda item: str(item[0])):
-            ordered = sorted(candidates, key=lambda d: (rank.get(d.plugin, len(rank)), d.plugin))
+        for key, ordered in sorted(declared.items(), key=lambda item: str(item[0])):
             winner[key] = ordered[0]
             if len({d.target for d in ordered}) > 1:
-                kind, model_type, task = key
-                what = f"{kind} {model_type!r}" + (f" task {task!r}" if task else "")
+                chosen = [selectors.get(d.plugin, d.plugin) for d in ordered]
                 conflicts.append(
-                    f"plugins {[d.plugin for d in ordered]} all provide {what}; using "
+                    f"plugins {[d.plugin for d in ordered]} all provide {_what(key)}; using "
                     f"{ordered[0].plugin!r} ({ordered[0].target}). Set {env_var}="
-                    f"'{','.join(d.plugin for d in ordered)}' (preferred first) or block one with "
-                    f"'-name' to choose."
+                    f"'{','.join(chosen)}' (preferred first) or block one with '-name' to choose."
                 )
         with self._lock:
             self._declared, self._winner, self.conflicts = declared, winner, conflicts
+            self._env_var, self._selectors = env_var, selectors
             self.skipped = list(skipped)
             self._resolved.clear()
             self.discovered = True
@@ -191,12 +221,33 @@ class Registry:
                 return self._runtime[key]
             if key in self._resolved:
                 return self._resolved[key]
-            declaration = self._winner.get(key)
-        if declaration is None:
+            providers = list(self._declared.get(key, ()))
+        if not providers:
             return None
-        value = import_target(declaration.target)
-        with self._lock:
-            return self._resolved.setdefault(key, value)
+        failures: list[tuple[Declaration, PluginError]] = []
+        for declaration in providers:
+            try:
+                value = import_target(declaration.target)
+            except PluginError as error:
+                failures.append((declaration, error))
+                continue
+            if failures:
+                failed = "; ".join(f"plugin {d.plugin!r}: {error}" for d, error in failures)
+                self._warn(
+                    f"{_what(key)}: skipping the plugin that cannot load it ({failed}); using "
+                    f"plugin {declaration.plugin!r} ({declaration.target}) instead"
+                )
+            with self._lock:
+                if key not in self._resolved:  # another thread may have resolved it meanwhile
+                    self._winner[key] = declaration  # source() / target() now name what is used
+                    self._resolved[key] = value
+                return self._resolved[key]
+        tried = "; ".join(f"plugin {d.plugin!r} ({d.target}): {error}" for d, error in failures)
+        blocks = ",".join(f"-{self._selectors.get(d.plugin, d.plugin)}" for d, _ in failures)
+        raise PluginError(
+            f"no plugin providing {_what(key)} could load it: {tried}. Fix or uninstall the "
+            f"plugin, or block it with {self._env_var}='{blocks}'"
+        ) from failures[-1][1]
 
     def source(self, kind: str, model_type: str, task: str | None = None) -> str | None:
         """Which plugin (or "runtime") provides a key, without importing it."""
@@ -280,6 +331,12 @@ class Registry:
             f"pip install {package} (or the plugin package providing it), or register it at runtime "
             "with AutoConfig.register"
         )
+
+
+def _what(key: tuple[str, str, str | None]) -> str:
+    """``config 'bert'`` / ``head 'bert' task 'masked-lm'``: a key in messages."""
+    kind, model_type, task = key
+    return f"{kind} {model_type!r}" + (f" task {task!r}" if task else "")
 
 
 def _qualified_name(value: Any) -> str:
