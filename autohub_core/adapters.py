@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -181,9 +182,7 @@ class AdapterMixin:
         As transformers: the keys get peft's ``base_model.model.`` prefix unless ``save_peft_format``
         is false, and saving several active adapters at once is refused.
         """
-        from safetensors.torch import save_file
-
-        from autohub_core._io import atomic_path
+        from autohub_core._io import checkpoint_transaction
 
         active = self.active_adapters()
         if len(active) > 1:
@@ -194,9 +193,12 @@ class AdapterMixin:
         tensors = self.get_adapter_state_dict(active[0], state_dict=state_dict)
         prefix = PEFT_KEY_PREFIX if save_peft_format else ""
         tensors = {prefix + key: tensor.detach().contiguous() for key, tensor in tensors.items()}
-        self.peft_config[active[0]].save_pretrained(str(save_directory))
-        with atomic_path(Path(save_directory) / ADAPTER_SAFE_WEIGHTS_NAME) as temp:
-            save_file(tensors, str(temp), metadata={"format": "pt"})
+        with tempfile.TemporaryDirectory() as scratch:  # peft writes its config file; it joins the commit below
+            self.peft_config[active[0]].save_pretrained(scratch)
+            config_text = (Path(scratch) / ADAPTER_CONFIG_NAME).read_text(encoding="utf-8")
+        with checkpoint_transaction(save_directory) as transaction:  # both files, or neither
+            transaction.write_text(ADAPTER_CONFIG_NAME, config_text)
+            transaction.write_safetensors(ADAPTER_SAFE_WEIGHTS_NAME, tensors)
 
     # -- checks -----------------------------------------------------------------------------------------
 

@@ -235,16 +235,19 @@ class PretrainedConfig:
         return read_json_file(path), kwargs
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
-        """Write config.json into ``save_directory`` (created if needed), atomically."""
-        from autohub_core._io import atomic_write_text
+        """Write config.json into ``save_directory`` (created if needed), atomically.
+
+        Inside a model's ``save_pretrained`` it is part of that save's single commit.
+        """
+        from autohub_core._io import checkpoint_transaction
 
         directory = Path(save_directory)
         if directory.is_file():
             raise ConfigError(f"save_pretrained needs a directory, but {directory} is a file")
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / CONFIG_NAME
-        atomic_write_text(target, self.to_json_string())
-        return target
+        text = self.to_json_string()
+        with checkpoint_transaction(directory) as transaction:
+            transaction.write_text(CONFIG_NAME, text)
+        return directory / CONFIG_NAME
 
 
 def read_json_file(path: str | os.PathLike) -> dict[str, Any]:

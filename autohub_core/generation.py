@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autohub_core._io import atomic_write_text
+from autohub_core._io import checkpoint_transaction
 from autohub_core.configuration import read_json_file
 from autohub_core.errors import ConfigError, GenerationError
 from autohub_core.hub import HubOptions, resolve_file
@@ -139,12 +139,15 @@ class GenerationConfig:
         return json.dumps(self.to_diff_dict(), indent=2, sort_keys=True) + "\n"
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
-        """Write ``generation_config.json`` (non-default values) into ``save_directory``."""
+        """Write ``generation_config.json`` (non-default values) into ``save_directory``, atomically.
+
+        Inside a model's ``save_pretrained`` it is part of that save's single commit.
+        """
         directory = Path(save_directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / GENERATION_CONFIG_NAME
-        atomic_write_text(target, self.to_json_string())
-        return target
+        text = self.to_json_string()
+        with checkpoint_transaction(directory) as transaction:
+            transaction.write_text(GENERATION_CONFIG_NAME, text)
+        return directory / GENERATION_CONFIG_NAME
 
     def update(self, **kwargs: Any) -> dict[str, Any]:
         """Set the known fields among ``kwargs``; return the others."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from autohub_core._io import complete_interrupted_save
 from autohub_core.errors import CheckpointNotFoundError, WeightsError
 
 __all__ = [
@@ -85,6 +86,7 @@ def resolve_file(
     if is_local(name_or_path):
         root = Path(name_or_path) / options.subfolder if options.subfolder else Path(name_or_path)
         candidate = root / filename
+        complete_interrupted_save(candidate.parent)  # a save killed after its commit: finish it first
         try:
             found = candidate.is_file()
         except OSError as error:  # a name the file system refuses (too long ...)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from autohub_core._io import atomic_path, atomic_write_text
+from autohub_core._io import CheckpointTransaction, checkpoint_transaction
 from autohub_core.adapters import AdapterMixin
 from autohub_core.configuration import PretrainedConfig
 from autohub_core.errors import (
@@ -913,8 +913,11 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         Tied weights are written once. A tensor-parallel model is gathered by every rank (call it
         on all of them) and written by rank 0; a disk-offloaded one is read back module by module.
         With adapters loaded, only the active adapter is written
-        (adapter_config.json + adapter_model.safetensors), as transformers does. Every file is written to a temporary name and moved
-        into place, so an interrupted save leaves the previous checkpoint intact.
+        (adapter_config.json + adapter_model.safetensors), as transformers does.
+
+        The save is one transaction on the folder (see :mod:`autohub_core._io`): killed or failing
+        at any moment, the folder holds the previous checkpoint or the new one, whole. A failure
+        raises :class:`CheckpointWriteError`.
         """
         if kwargs.pop("push_to_hub", False):
             raise UnsupportedFeatureError("push_to_hub is not supported; use huggingface_hub.upload_folder")
@@ -947,40 +950,34 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         directory = Path(save_directory)
         if directory.is_file():
             raise WeightsError(f"save_pretrained needs a directory, but {directory} is a file")
-        directory.mkdir(parents=True, exist_ok=True)
         if self._hf_peft_config_loaded:  # as transformers: only the active adapter is written
             self._save_active_adapter(directory, state_dict=state_dict, save_peft_format=save_peft_format)
             return
         tensors = _unique_tensors(self, state_dict)
         shards = _split_shards(tensors, _parse_size(max_shard_size))
-
         config = copy.deepcopy(self.config)
         config.architectures = [type(self).__name__]
         config.dtype = str(self.dtype).removeprefix("torch.")
-        config.save_pretrained(directory)
-        if hasattr(self, "_load_generation_config"):
-            self.generation_config.save_pretrained(directory)
-        metadata = {"format": "pt"}
-        from safetensors.torch import save_file
-
-        if len(shards) == 1:
-            with atomic_path(directory / SAFE_WEIGHTS_NAME) as temp:
-                save_file(shards[0], str(temp), metadata=metadata)
-            written = {SAFE_WEIGHTS_NAME}
-        else:
-            weight_map: dict[str, str] = {}
-            written = set()
-            for index, shard in enumerate(shards, start=1):
-                name = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
-                with atomic_path(directory / name) as temp:
-                    save_file(shard, str(temp), metadata=metadata)
-                weight_map.update(dict.fromkeys(shard, name))
-                written.add(name)
-            total = sum(t.numel() * t.element_size() for t in tensors.values())
-            index_doc = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
-            atomic_write_text(directory / SAFE_WEIGHTS_INDEX_NAME, json.dumps(index_doc, indent=2) + "\n")
-            written.add(SAFE_WEIGHTS_INDEX_NAME)
-        _remove_stale_weights(directory, keep=written)
+        with checkpoint_transaction(directory) as transaction:  # one commit for every file below
+            config.save_pretrained(directory)
+            if hasattr(self, "_load_generation_config"):
+                self.generation_config.save_pretrained(directory)
+            if len(shards) == 1:
+                transaction.write_safetensors(SAFE_WEIGHTS_NAME, shards[0])
+                written = {SAFE_WEIGHTS_NAME}
+            else:
+                weight_map: dict[str, str] = {}
+                written = set()
+                for index, shard in enumerate(shards, start=1):
+                    name = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
+                    transaction.write_safetensors(name, shard)
+                    weight_map.update(dict.fromkeys(shard, name))
+                    written.add(name)
+                total = sum(t.numel() * t.element_size() for t in tensors.values())
+                index_doc = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+                transaction.write_text(SAFE_WEIGHTS_INDEX_NAME, json.dumps(index_doc, indent=2) + "\n")
+                written.add(SAFE_WEIGHTS_INDEX_NAME)
+            _remove_stale_weights(transaction, keep=written)
 
 
 # -- weight sources -------------------------------------------------------------------------
@@ -1482,8 +1479,9 @@ def _parse_size(size: int | str) -> int:
     return int(float(number) * base ** " KMGT".index(unit or " "))
 
 
-def _remove_stale_weights(directory: Path, keep: set[str]) -> None:
+def _remove_stale_weights(transaction: CheckpointTransaction, keep: set[str]) -> None:
+    """Drop the weight files of the folder's previous checkpoint that this save does not rewrite."""
     pattern = re.compile(r"^(model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json)$")
-    for path in directory.iterdir():
+    for path in transaction.directory.iterdir():
         if path.name not in keep and pattern.match(path.name):
-            path.unlink()
+            transaction.remove(path.name)

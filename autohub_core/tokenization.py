@@ -15,7 +15,6 @@ import collections
 import copy
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -1108,9 +1107,9 @@ class PreTrainedTokenizer:
     def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
         """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json to a directory.
 
-        transformers' AutoTokenizer loads the result back identically. Each file is written
-        to a temporary name and renamed into place, and every file's content is prepared
-        before the first is written, so a failure leaves no half-written file behind.
+        transformers' AutoTokenizer loads the result back identically. The three files are
+        replaced together in one transaction on the folder: an interrupted or failing save
+        leaves the previous files, whole (a failure raises :class:`CheckpointWriteError`).
         """
         directory = Path(save_directory)
         if directory.is_file():
@@ -1122,9 +1121,12 @@ class PreTrainedTokenizer:
             SPECIAL_TOKENS_MAP_FILE: _to_json(self._special_tokens_map_for_saving()),
             TOKENIZER_FILE: tokenizer_json,
         }
-        directory.mkdir(parents=True, exist_ok=True)
-        written = [_write_atomically(directory / name, text) for name, text in contents.items()]
-        return tuple(str(path) for path in written)
+        from autohub_core._io import checkpoint_transaction
+
+        with checkpoint_transaction(directory) as transaction:
+            for name, text in contents.items():
+                transaction.write_text(name, text)
+        return tuple(str(directory / name) for name in contents)
 
     def _tokenizer_config(self) -> dict[str, Any]:
         config: dict[str, Any] = dict(self.init_kwargs)
@@ -1456,19 +1458,6 @@ def _to_json(value: dict[str, Any]) -> str:
         return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     except TypeError as error:
         raise TokenizerError(f"cannot save tokenizer settings as JSON: {error}") from error
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _render_chat_template(
