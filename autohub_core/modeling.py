@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from autohub_core import limits
 from autohub_core._io import CheckpointTransaction, checkpoint_transaction
 from autohub_core.adapters import AdapterMixin
 from autohub_core.configuration import PretrainedConfig
@@ -38,7 +39,7 @@ from autohub_core.errors import (
     UnsupportedFeatureError,
     WeightsError,
 )
-from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
+from autohub_core.hub import HubOptions, cache_only, is_local, not_cached_error, resolve_file
 from autohub_core.layers import check_attention_implementation
 from autohub_core.placement import DeviceMap, available_device, check_covers, is_multi_device
 
@@ -751,6 +752,17 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 module_path, _, local = name.rpartition(".")
                 _set_local(modules[module_path], local, new_value)
                 loaded.add(name)
+        if (
+            not loaded
+            and not info.mismatched_keys
+            and source.is_files()
+            and any(_is_persistent(modules, name) for name in expected)
+        ):
+            raise WeightsError(
+                f"{source.describe_all()}: none of its {len(info.unexpected_keys)} tensors matches a "
+                f"weight of {type(self).__name__} (it expects names like {next(iter(expected))!r}); "
+                "it is empty or belongs to another model, so loading it would give random weights"
+            )
         if info.mismatched_keys and not ignore_mismatched_sizes:
             details = "; ".join(
                 f"{key}: checkpoint {found} vs model {wanted}" for key, found, wanted in info.mismatched_keys
@@ -974,7 +986,10 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                     weight_map.update(dict.fromkeys(shard, name))
                     written.add(name)
                 total = sum(t.numel() * t.element_size() for t in tensors.values())
-                index_doc = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+                index_doc = {
+                    "metadata": {"total_size": total},
+                    "weight_map": dict(sorted(weight_map.items())),
+                }
                 transaction.write_text(SAFE_WEIGHTS_INDEX_NAME, json.dumps(index_doc, indent=2) + "\n")
                 written.add(SAFE_WEIGHTS_INDEX_NAME)
             _remove_stale_weights(transaction, keep=written)
@@ -989,6 +1004,7 @@ class _WeightsSource:
     def __init__(self) -> None:
         self._files: dict[str, Path] = {}  # key -> file
         self._state_dict: dict[str, torch.Tensor] | None = None
+        self._location = "state_dict"  # the weights file or index found, for error messages
         self._open: tuple[Path, Any] | None = None
         self._weights_only = True
         self.device = torch.device("cpu")  # safetensors files are read straight onto it
@@ -1014,12 +1030,18 @@ class _WeightsSource:
             path = resolve_file(name, filename, options, required=False)
             if path is None:
                 continue
+            source._location = str(path)
             if is_index:
                 shard_paths: dict[str, Path] = {}  # resolve each shard once, not once per tensor
                 for key, shard in _read_index(path).items():
                     if shard not in shard_paths:
                         shard_path = resolve_file(name, shard, options, required=True)
                         assert shard_path is not None
+                        if filename == SAFE_WEIGHTS_INDEX_NAME and shard_path.suffix != ".safetensors":
+                            raise WeightsError(  # never unpickle what a safetensors index names
+                                f"{path} is a safetensors index but names {shard!r}: its shards must be "
+                                ".safetensors files; fix the index or convert the shard to safetensors"
+                            )
                         shard_paths[shard] = shard_path
                     source._files[key] = shard_paths[shard]
             else:
@@ -1029,12 +1051,31 @@ class _WeightsSource:
         tried = ", ".join(filename for filename, _ in candidates)
         if cache_only(name, options):
             raise not_cached_error(str(name), f"a weights file ({tried})")
+        pickles = (
+            [PICKLE_WEIGHTS_NAME, PICKLE_WEIGHTS_INDEX_NAME] if use_safetensors and is_local(name) else []
+        )
+        pickles = [f for f in pickles if resolve_file(name, f, options, required=False)]
+        if pickles:  # never opened: use_safetensors=True is the promise that no pickle is read
+            raise CheckpointNotFoundError(
+                f"{name} has no safetensors weights (looked for {tried}), only pickle weights "
+                f"({', '.join(pickles)}), which use_safetensors=True never opens; convert them to "
+                "safetensors, or drop use_safetensors=True to read them with torch.load(weights_only=True)"
+            )
         raise CheckpointNotFoundError(f"{name} has no weights file: looked for {tried}")
 
     def names(self) -> list[str]:
         if self._state_dict is not None:
             return list(self._state_dict)
         return list(self._files)
+
+    def is_files(self) -> bool:
+        """True when the tensors come from checkpoint files (not a ``state_dict=``)."""
+        return self._state_dict is None
+
+    def describe_all(self) -> str:
+        """The checkpoint's weight files, for error messages."""
+        files = sorted({str(path) for path in self._files.values()})
+        return ", ".join(files) if files else self._location
 
     def describe(self, key: str) -> str:
         """The file holding ``key`` (or the first file, or "state_dict") for error messages."""
@@ -1089,12 +1130,11 @@ class _WeightsSource:
 
 def _read_index(path: Path) -> dict[str, str]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        weight_map = document["weight_map"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise WeightsError(
-            f"{path} is not a valid weights index (needs a 'weight_map' object): {error}"
-        ) from error
+        weight_map = limits.read_json(path, WeightsError).get("weight_map")
+    except OSError as error:
+        if isinstance(error, WeightsError):
+            raise
+        raise WeightsError(f"cannot read the weights index {path}: {error}") from error
     if not isinstance(weight_map, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()
     ):
