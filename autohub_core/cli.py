@@ -107,7 +107,8 @@ def _print_plugins(summary: dict[str, Any], out: TextIO) -> None:
         milliseconds = f"{plugin['import_seconds'] * 1000:.1f} ms"
         out.write(f"{milliseconds:>{_IMPORT_COLUMN}}  {plugin['plugin_id']} ({origin})")
         if not plugin["loaded"]:
-            out.write(f": FAILED to load: {plugin['error']}\n")
+            error = " / ".join(line.strip() for line in plugin["error"].splitlines())  # one line each
+            out.write(f": FAILED to load: {error}\n")
         else:
             out.write(f" [{plugin['module']}]\n")
             out.write(f"{indent}model types: {', '.join(plugin['model_types']) or '-'}\n")

@@ -242,11 +242,11 @@ class Registry:
                     self._winner[key] = declaration  # source() / target() now name what is used
                     self._resolved[key] = value
                 return self._resolved[key]
-        tried = "; ".join(f"plugin {d.plugin!r} ({d.target}): {error}" for d, error in failures)
+        tried = "; ".join(f"plugin {d.plugin!r}: {error}" for d, error in failures)
         blocks = ",".join(f"-{self._selectors.get(d.plugin, d.plugin)}" for d, _ in failures)
         raise PluginError(
-            f"no plugin providing {_what(key)} could load it: {tried}. Fix or uninstall the "
-            f"plugin, or block it with {self._env_var}='{blocks}'"
+            f"{_what(key)} cannot be loaded from any plugin that provides it: {tried}. Fix or "
+            f"uninstall the plugin, or block it with {self._env_var}='{blocks}'"
         ) from failures[-1][1]
 
     def source(self, kind: str, model_type: str, task: str | None = None) -> str | None:

@@ -67,13 +67,64 @@ FAULTY_PLUGINS: dict[str, str] = {
         def autohub_register_configs(register):
             register("ghost", "module_that_does_not_exist_xyz:GhostConfig")
     """,
+    # BaseExceptions: none may end the process that discovers or resolves plugins.
+    "fault-exit-import": "import sys\nsys.exit(3)\n",
+    "fault-interrupt-import": "raise KeyboardInterrupt\n",
+    "fault-exit-hook": """
+        import sys
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            register("exithook", "fault_exit_hook:Nothing")
+
+        @hookimpl
+        def autohub_register_heads(register):
+            sys.exit()
+    """,
+    "fault-custom-hook": """
+        from autohub_core.hookspecs import hookimpl
+
+        class PluginMeltdown(BaseException):
+            pass
+
+        @hookimpl
+        def autohub_register_tokenizers(register):
+            raise PluginMeltdown("custom base exception in a hook")
+    """,
+    "fault-lazy": """
+        from autohub_core.hookspecs import hookimpl
+
+        @hookimpl
+        def autohub_register_configs(register):
+            register("lazy-exit", "fault_lazy_exit:ExitConfig")
+            register("lazy-interrupt", "fault_lazy_interrupt:InterruptConfig")
+            register("lazy-custom", "fault_lazy_custom:CustomConfig")
+            register("lazy-getattr", "fault_lazy_getattr:GetattrConfig")
+    """,
+}
+# Modules only imported when a class the "fault-lazy" plugin declares is first resolved.
+LAZY_MODULES = {
+    "fault_lazy_exit": "import sys\nsys.exit('modeling module exits')\n",
+    "fault_lazy_interrupt": "raise KeyboardInterrupt('interrupt from modeling')\n",
+    "fault_lazy_custom": "class Doom(BaseException):\n    pass\n\nraise Doom('custom doom')\n",
+    "fault_lazy_getattr": "import sys\n\ndef __getattr__(name):\n    sys.exit(5)\n",
+}
+LAZY_FAULTS = {
+    "lazy-exit": "SystemExit: modeling module exits",
+    "lazy-interrupt": "KeyboardInterrupt: interrupt from modeling",
+    "lazy-custom": "Doom: custom doom",
+    "lazy-getattr": "SystemExit: 5",
 }
 # Entry points whose value is itself the fault.
 BROKEN_ENTRY_POINTS = {
     "fault-missing": "module_that_does_not_exist_abc",
     "fault-attribute": "fault_attribute:not_a_module",
 }
-FAILING = [*(name for name in FAULTY_PLUGINS if name != "fault-ghost"), *BROKEN_ENTRY_POINTS]
+FAILING = [
+    *(name for name in FAULTY_PLUGINS if name not in ("fault-ghost", "fault-lazy")),
+    *BROKEN_ENTRY_POINTS,
+]
 
 TINY_BERT = (
     "{'vocab_size': 99, 'hidden_size': 32, 'num_hidden_layers': 2, 'num_attention_heads': 4, "
@@ -146,7 +197,7 @@ def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, source in FAULTY_PLUGINS.items():
         module = _module_name(name)
         install_distribution(root, f"autohub-{name}", {name: module}, {module: source})
-    install_distribution(root, "autohub-fault-missing", BROKEN_ENTRY_POINTS, {})
+    install_distribution(root, "autohub-fault-missing", BROKEN_ENTRY_POINTS, LAZY_MODULES)
     (root / "fault_attribute.py").write_text("def not_a_module():\n    pass\n")
     return root
 
@@ -164,6 +215,14 @@ def faulty_result(faulty_site: Path) -> dict[str, Any]:
             AutoConfig.for_model("ghost")
         except PluginError as error:
             result["ghost_error"] = str(error)
+        result["lazy_errors"] = {{}}
+        for model_type in {sorted(LAZY_FAULTS)!r}:
+            for attempt in range(2):  # a failed resolution is not cached as a success
+                try:
+                    AutoConfig.for_model(model_type)
+                except PluginError as error:
+                    result["lazy_errors"][model_type] = str(error)
+        result["still_alive"] = type(AutoConfig.for_model("bert")).__name__
         """,
     )
 
@@ -186,6 +245,26 @@ def test_the_right_error_is_recorded_for_each_fault(faulty_result: dict[str, Any
     assert "callback" in errors["fault-signature"]
     assert errors["fault-missing"].startswith("ModuleNotFoundError")
     assert "must name a module" in errors["fault-attribute"]
+    assert errors["fault-exit-import"] == "SystemExit: 3"
+    assert errors["fault-interrupt-import"] == "KeyboardInterrupt"
+    assert errors["fault-exit-hook"] == "SystemExit"
+    assert errors["fault-custom-hook"] == "PluginMeltdown: custom base exception in a hook"
+    assert "exithook" not in faulty_result["known"]  # its config hook ran before the exit: discarded
+
+
+@pytest.mark.parametrize("model_type", sorted(LAZY_FAULTS))
+def test_a_base_exception_in_a_lazily_imported_module_is_a_plugin_error(
+    model_type: str, faulty_result: dict[str, Any]
+) -> None:
+    """sys.exit(), KeyboardInterrupt or a custom BaseException raised while a declared class is
+    imported (or read through a module ``__getattr__``) is a PluginError naming the plugin, the
+    module and the class; the process goes on (the probe exits 0 and bert still resolves)."""
+    message = faulty_result["lazy_errors"][model_type]
+    module = "fault_" + model_type.replace("-", "_")
+    assert "'fault-lazy'" in message and module in message and ":" in message
+    assert LAZY_FAULTS[model_type] in message
+    assert faulty_result["plugins"]["fault-lazy"]["error"] is None
+    assert faulty_result["still_alive"] == "BertConfig"
 
 
 def test_other_families_keep_working_next_to_faulty_plugins(faulty_result: dict[str, Any]) -> None:
@@ -429,3 +508,186 @@ def test_unknown_model_type_of_a_blocked_plugin_says_so(
     )
     assert f"plugin 'gpt2' (autohub-gpt2) is installed but {reason}" in result["error"]
     assert "pip install" not in result["error"]
+
+
+# -- one entry-point name, several distributions; fallback to a working provider ---------------
+
+NAMESAKE_PLUGIN = """
+    from autohub_core.hookspecs import hookimpl
+
+    @hookimpl
+    def autohub_register_configs(register):
+{registrations}
+"""
+WORKING_TOY = TOY_PLUGIN.format(cls="OtherToyConfig", model_type="toyname", module="toyname_other")
+
+
+def _namesake(*registrations: tuple[str, str]) -> str:
+    lines = "".join(f"        register({model_type!r}, {target!r})\n" for model_type, target in registrations)
+    return NAMESAKE_PLUGIN.format(registrations=lines)
+
+
+@pytest.fixture(scope="module")
+def namesake_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Entry point ``bert`` from two more distributions than autohub-bert (one lazily broken,
+    one exiting at import), entry point ``toyname`` from two (the owner lazily exits), and a
+    plugin that takes 50 ms to import."""
+    root = tmp_path_factory.mktemp("namesake-site")
+    acme = _namesake(("bert", "acme_bert_modeling:AcmeBertConfig"), ("allbroken", "acme_bert_modeling:Nope"))
+    install_distribution(
+        root,
+        "acme-bert",
+        {"bert": "acme_bert"},
+        {"acme_bert": acme, "acme_bert_modeling": "raise ImportError('acme modeling is broken')\n"},
+    )
+    install_distribution(root, "exit-bert", {"bert": "exit_bert"}, {"exit_bert": "import sys\nsys.exit(9)\n"})
+    owner = _namesake(
+        ("toyname", "toyname_owner_modeling:OwnerConfig"), ("allbroken", "toyname_owner_modeling:X")
+    )
+    install_distribution(
+        root,
+        "autohub-toyname",
+        {"toyname": "toyname_owner"},
+        {"toyname_owner": owner, "toyname_owner_modeling": "import sys\nsys.exit(7)\n"},
+    )
+    install_distribution(root, "other-toyname", {"toyname": "toyname_other"}, {"toyname_other": WORKING_TOY})
+    install_distribution(
+        root,
+        "autohub-slowimport",
+        {"slowimport": "slow_import"},
+        {"slow_import": "import time\ntime.sleep(0.05)\n"},
+    )
+    return root
+
+
+LISTING_BODY = """
+result["ids"] = [info.plugin_id for info in plugins]
+result["by_id"] = {
+    info.plugin_id: {"name": info.name, "distribution": info.distribution, "error": info.error,
+                     "collision": info.collision, "seconds": info.import_seconds}
+    for info in plugins
+}
+"""
+NAMESAKE_BODY = (
+    LISTING_BODY
+    + """
+from autohub_core import AutoConfig, PluginError
+
+with warnings.catch_warnings(record=True) as resolving:
+    warnings.simplefilter("always")
+    result["bert"] = type(AutoConfig.for_model("bert")).__module__
+    result["toyname"] = type(AutoConfig.for_model("toyname")).__name__
+    result["toyname_again"] = type(AutoConfig.for_model("toyname")).__name__
+    try:
+        AutoConfig.for_model("allbroken")
+    except PluginError as error:
+        result["allbroken"] = str(error)
+result["resolving_warnings"] = [str(w.message) for w in resolving]
+result["sources"] = {key: registry.source("config", key) for key in ("bert", "toyname")}
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def namesake_result(namesake_site: Path) -> dict[str, Any]:
+    return run_probe(namesake_site, NAMESAKE_BODY)
+
+
+def test_entry_point_name_collisions_keep_every_distribution(namesake_result: dict[str, Any]) -> None:
+    by_id = namesake_result["by_id"]
+    # autohub-<name> keeps the plain name; the others are told apart by distribution
+    assert {"bert", "bert@acme-bert", "bert@exit-bert", "toyname", "toyname@other-toyname"} <= set(by_id)
+    assert by_id["bert"]["distribution"] == "autohub-bert"
+    assert by_id["toyname"]["distribution"] == "autohub-toyname"
+    assert all(by_id[i]["name"] == "bert" for i in ("bert", "bert@acme-bert", "bert@exit-bert"))
+    assert by_id["bert@exit-bert"]["error"] == "SystemExit: 9"  # contained, contributes nothing
+    collision = next(w for w in namesake_result["warnings"] if "entry point 'bert'" in w)
+    assert (
+        "3 distributions" in collision and "'bert@acme-bert'" in collision and "'bert@exit-bert'" in collision
+    )
+    assert all(by_id[i]["collision"] == collision for i in ("bert", "bert@acme-bert", "bert@exit-bert"))
+    assert by_id["slowimport"]["collision"] is None
+
+
+def test_a_broken_provider_falls_back_to_the_working_one(namesake_result: dict[str, Any]) -> None:
+    assert namesake_result["bert"] == "autohub_bert.config"  # autohub-bert is preferred: no fallback needed
+    assert namesake_result["toyname"] == namesake_result["toyname_again"] == "OtherToyConfig"
+    assert namesake_result["sources"] == {"bert": "bert", "toyname": "toyname@other-toyname"}
+    fallbacks = [w for w in namesake_result["resolving_warnings"] if "instead" in w]
+    assert len(fallbacks) == 1  # warned once, the second lookup is cached
+    assert "'toyname'" in fallbacks[0] and "SystemExit: 7" in fallbacks[0]
+    assert "toyname_owner_modeling" in fallbacks[0] and "'toyname@other-toyname'" in fallbacks[0]
+
+
+def test_no_working_provider_names_every_provider_tried(namesake_result: dict[str, Any]) -> None:
+    message = namesake_result["allbroken"]
+    assert "plugin 'bert@acme-bert'" in message and "acme modeling is broken" in message
+    assert "plugin 'toyname'" in message and "SystemExit: 7" in message
+    assert "acme_bert_modeling:Nope" in message and "toyname_owner_modeling:X" in message
+    assert "AUTOHUB_PLUGINS='-bert@acme-bert,-toyname@autohub-toyname'" in message
+
+
+def test_import_time_is_measured_per_plugin(namesake_result: dict[str, Any]) -> None:
+    seconds = {plugin_id: info["seconds"] for plugin_id, info in namesake_result["by_id"].items()}
+    assert seconds["slowimport"] >= 0.05
+    assert all(0 < value < 5 for value in seconds.values())
+
+
+@pytest.mark.parametrize(
+    ("selection", "loaded_bert"),
+    [
+        ("bert@acme-bert,bert", ["bert", "bert@acme-bert", "bert@exit-bert"]),  # acme preferred, fails
+        ("-bert@Acme_Bert", ["bert", "bert@exit-bert"]),  # blocked, spelled as pip would accept it
+        ("bert@exit-bert,toyname", ["bert"]),  # exit-bert alone keeps the plain name, then fails
+    ],
+)
+def test_name_at_distribution_selects_one_of_the_namesakes(
+    namesake_site: Path, selection: str, loaded_bert: list[str]
+) -> None:
+    result = run_probe(namesake_site, LISTING_BODY, env={"AUTOHUB_PLUGINS": selection})
+    assert [i for i in result["ids"] if result["by_id"][i]["name"] == "bert"] == loaded_bert
+
+
+def test_preferred_broken_namesake_falls_back_to_autohub_bert(namesake_site: Path) -> None:
+    result = run_probe(namesake_site, NAMESAKE_BODY, env={"AUTOHUB_PLUGINS": "bert@acme-bert,bert,toyname"})
+    assert result["bert"] == "autohub_bert.config" and result["sources"]["bert"] == "bert"
+    fallback = next(w for w in result["resolving_warnings"] if "config 'bert'" in w)
+    assert "'bert@acme-bert'" in fallback and "acme modeling is broken" in fallback
+
+
+def _cli(site: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "AUTOHUB_PLUGINS"}
+    environment["PYTHONPATH"] = os.pathsep.join([str(site), environment.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "autohub_core.cli", "plugins", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=site,
+    )
+
+
+def test_autohub_plugins_lists_base_exception_faults_import_times_and_collisions(
+    faulty_site: Path, namesake_site: Path
+) -> None:
+    faulty = _cli(faulty_site)
+    assert faulty.returncode == 0, faulty.stderr[-2000:]
+    assert "Traceback" not in faulty.stderr
+    assert "fault-exit-import (autohub-fault-exit-import 0.1): FAILED to load: SystemExit: 3" in faulty.stdout
+    assert "FAILED to load: KeyboardInterrupt" in faulty.stdout
+    assert "FAILED to load: PluginMeltdown: custom base exception in a hook" in faulty.stdout
+    namesakes = _cli(namesake_site)
+    assert namesakes.returncode == 0, namesakes.stderr[-2000:]
+    lines = namesakes.stdout.splitlines()
+    assert lines[0].split() == ["import", "plugin", "(distribution", "version)", "[module]"]
+    slow = next(line for line in lines if "slowimport (autohub-slowimport 0.1)" in line)
+    assert float(slow.split()[0]) >= 50 and slow.split()[1] == "ms"
+    assert any("bert@acme-bert (acme-bert 0.1) [acme_bert]" in line for line in lines)
+    assert any(line.startswith("conflict: autohub entry point 'bert' is declared by 3") for line in lines)
+    summary = json.loads(_cli(namesake_site, "--json").stdout)
+    entries = {plugin["plugin_id"]: plugin for plugin in summary["plugins"]}
+    assert (
+        entries["bert@exit-bert"]["name"] == "bert" and entries["bert@exit-bert"]["error"] == "SystemExit: 9"
+    )
+    assert entries["slowimport"]["import_seconds"] >= 0.05
