@@ -246,10 +246,16 @@ def _current_selection() -> _Selection:
     return _Selection.parse(allow or None, block, f"{ENV_VAR} ({raw!r})")
 
 
+def _distribution_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
+    """The distribution declaring ``entry_point`` (None when its metadata names none)."""
+    name = entry_point.dist.name if entry_point.dist else None
+    return name if isinstance(name, str) else None
+
+
 def _discovery_order(entry_point: importlib.metadata.EntryPoint) -> tuple[str, bool, str, str]:
     """Entry-point name; for one name used by several distributions, ``autohub-<name>``
     first, then distribution name (then module, for a distribution repeating a name)."""
-    distribution = _canonical(entry_point.dist.name) if entry_point.dist else ""
+    distribution = _canonical(_distribution_name(entry_point) or "")
     return (
         entry_point.name,
         distribution != _canonical(f"autohub-{entry_point.name}"),
@@ -272,17 +278,17 @@ def _discover(registry: Registry) -> None:
     for name, same_name in itertools.groupby(entry_points, key=lambda ep: ep.name):
         group: list[PluginInfo] = []
         for entry_point in same_name:
-            distribution = entry_point.dist
-            by_distribution = f"{name}@{_canonical(distribution.name) if distribution else entry_point.value}"
+            distribution = _distribution_name(entry_point)
+            by_distribution = f"{name}@{_canonical(distribution) if distribution else entry_point.value}"
             reason = selection.skips((name, by_distribution))
             if reason is not None:
-                skipped.append(SkippedPlugin(name, distribution.name if distribution else None, reason))
+                skipped.append(SkippedPlugin(name, distribution, reason))
                 continue
             info = PluginInfo(
                 name=name,
                 module=entry_point.value,
-                distribution=distribution.name if distribution else None,
-                version=distribution.version if distribution else None,
+                distribution=distribution,
+                version=entry_point.dist.version if entry_point.dist else None,
                 plugin_id=by_distribution if group else name,  # the first one loaded keeps the name
             )
             selectors[info.plugin_id] = by_distribution
@@ -332,7 +338,8 @@ def _load(
 def _report_collision(group: list[PluginInfo]) -> None:
     """Several distributions use one entry-point name: all are kept, under distinct ids."""
     providers = ", ".join(
-        f"{info.plugin_id!r} ({info.distribution} {info.version}: {info.module})" for info in group
+        f"{info.plugin_id!r} ({info.distribution or '?'} {info.version or '?'}: {info.module})"
+        for info in group
     )
     name = group[0].name
     message = (

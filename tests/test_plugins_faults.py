@@ -557,6 +557,10 @@ def namesake_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"slowimport": "slow_import"},
         {"slow_import": "import time\ntime.sleep(0.05)\n"},
     )
+    nameless = root / "nameless-0.1.dist-info"  # metadata that names no distribution
+    nameless.mkdir()
+    (nameless / "entry_points.txt").write_text("[autohub]\nnameless = nameless_plugin\n")
+    (root / "nameless_plugin.py").write_text("")
     return root
 
 
@@ -607,6 +611,7 @@ def test_entry_point_name_collisions_keep_every_distribution(namesake_result: di
     )
     assert all(by_id[i]["collision"] == collision for i in ("bert", "bert@acme-bert", "bert@exit-bert"))
     assert by_id["slowimport"]["collision"] is None
+    assert by_id["nameless"]["distribution"] is None and by_id["nameless"]["error"] is None
 
 
 def test_a_broken_provider_falls_back_to_the_working_one(namesake_result: dict[str, Any]) -> None:
