@@ -145,7 +145,7 @@ def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
     registry = get_registry()
     model_type = config.model_type
     plugin_name = registry.source("config", model_type)
-    plugin = next((p for p in _plugin_infos() if p.name == plugin_name), None)
+    plugin = next((p for p in _plugin_infos() if p.plugin_id == plugin_name), None)
     classes: dict[str, str | None] = {}
     for auto_name, task in TASKS.items():
         if task == BASE_TASK:
