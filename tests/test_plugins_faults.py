@@ -93,10 +93,19 @@ FAULTY_PLUGINS: dict[str, str] = {
             raise PluginMeltdown("custom base exception in a hook")
     """,
     "fault-lazy": """
+        from autohub_core.configuration import PretrainedConfig
         from autohub_core.hookspecs import hookimpl
+
+        class LazyModelConfig(PretrainedConfig):
+            model_type = "lazy-model"
+
+        @hookimpl
+        def autohub_register_models(register):
+            register("lazy-model", "fault_lazy_exit:LazyModel")
 
         @hookimpl
         def autohub_register_configs(register):
+            register("lazy-model", "fault_lazy:LazyModelConfig")
             register("lazy-exit", "fault_lazy_exit:ExitConfig")
             register("lazy-interrupt", "fault_lazy_interrupt:InterruptConfig")
             register("lazy-custom", "fault_lazy_custom:CustomConfig")
@@ -222,6 +231,10 @@ def faulty_result(faulty_site: Path) -> dict[str, Any]:
                     AutoConfig.for_model(model_type)
                 except PluginError as error:
                     result["lazy_errors"][model_type] = str(error)
+        try:
+            AutoModel.from_config(AutoConfig.for_model("lazy-model"))
+        except PluginError as error:
+            result["lazy_model_error"] = str(error)
         result["still_alive"] = type(AutoConfig.for_model("bert")).__name__
         """,
     )
@@ -265,6 +278,14 @@ def test_a_base_exception_in_a_lazily_imported_module_is_a_plugin_error(
     assert LAZY_FAULTS[model_type] in message
     assert faulty_result["plugins"]["fault-lazy"]["error"] is None
     assert faulty_result["still_alive"] == "BertConfig"
+
+
+def test_a_model_class_whose_module_exits_is_a_plugin_error_from_the_auto_class(
+    faulty_result: dict[str, Any],
+) -> None:
+    message = faulty_result["lazy_model_error"]
+    assert "model 'lazy-model'" in message and "'fault-lazy'" in message
+    assert "fault_lazy_exit:LazyModel" in message and "SystemExit: modeling module exits" in message
 
 
 def test_other_families_keep_working_next_to_faulty_plugins(faulty_result: dict[str, Any]) -> None:
