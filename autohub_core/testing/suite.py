@@ -227,7 +227,7 @@ class ConformanceSuite:
     def test_plugin_registered_through_entry_point(self) -> None:
         """The entry point loads from an installed distribution and provides the config, base model and
         heads of ``model_type`` (or another plugin does, for tasks this one does not declare)."""
-        plugins = {info.name: info for info in list_plugins()}
+        plugins = {info.plugin_id: info for info in list_plugins()}
         assert self.plugin_name in plugins, (
             f"entry point {self.plugin_name!r} not found in the 'autohub' group (found {sorted(plugins)}); "
             "is the package installed (pip install -e .)?"
