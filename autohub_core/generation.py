@@ -26,8 +26,21 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from autohub_core import limits
 from autohub_core._io import checkpoint_transaction
-from autohub_core.configuration import read_json_file
+from autohub_core.configuration import (
+    Rule,
+    boolean,
+    int_or_ints,
+    integer,
+    list_of,
+    non_negative_int,
+    number,
+    optional,
+    positive_int,
+    probability,
+    read_json_file,
+)
 from autohub_core.errors import ConfigError, GenerationError
 from autohub_core.hub import HubOptions, resolve_file
 
@@ -77,6 +90,51 @@ _BEAM_OPTIONS = (
     "no_repeat_ngram_size",
 )
 _UNSUPPORTED_FLAGS = ("return_dict_in_generate", "output_scores", "output_logits")
+_FLAG = optional(boolean())
+_TOKEN_IDS = optional(list_of(integer(0)))
+#: The type and range of each option (transformers' keys; null means its default). Checked when a
+#: GenerationConfig is built or updated, so a bad generation_config.json fails at load.
+OPTION_RULES: dict[str, Rule] = {
+    "max_length": optional(non_negative_int()),
+    "max_new_tokens": optional(non_negative_int()),
+    "min_length": optional(non_negative_int()),
+    "min_new_tokens": optional(non_negative_int()),
+    "do_sample": _FLAG,
+    "num_beams": optional(positive_int()),
+    "num_beam_groups": optional(positive_int()),
+    "num_return_sequences": optional(positive_int()),
+    "length_penalty": optional(number()),
+    "early_stopping": optional(
+        Rule("true, false or 'never'", lambda value: isinstance(value, bool) or value == "never")
+    ),
+    "no_repeat_ngram_size": optional(non_negative_int()),
+    "encoder_no_repeat_ngram_size": optional(non_negative_int()),
+    "temperature": optional(number(0)),
+    "top_k": optional(non_negative_int()),
+    "top_p": optional(probability()),
+    "typical_p": optional(probability()),
+    "min_p": optional(probability()),
+    "epsilon_cutoff": optional(probability()),
+    "eta_cutoff": optional(probability()),
+    "repetition_penalty": optional(number(0, exclusive_minimum=True)),
+    "encoder_repetition_penalty": optional(number(0, exclusive_minimum=True)),
+    "diversity_penalty": optional(number()),
+    "use_cache": _FLAG,
+    "bos_token_id": optional(integer()),
+    "eos_token_id": optional(int_or_ints()),
+    "pad_token_id": optional(integer()),
+    "decoder_start_token_id": optional(integer()),
+    "forced_bos_token_id": optional(integer(0)),
+    "forced_eos_token_id": optional(int_or_ints(0)),
+    "bad_words_ids": optional(list_of(list_of(integer(0)))),
+    "suppress_tokens": _TOKEN_IDS,
+    "begin_suppress_tokens": _TOKEN_IDS,
+    "renormalize_logits": _FLAG,
+    "remove_invalid_values": _FLAG,
+    "output_attentions": _FLAG,
+    "output_hidden_states": _FLAG,
+    **{name: _FLAG for name in _UNSUPPORTED_FLAGS},
+}
 
 
 class GenerationConfig:
@@ -89,6 +147,7 @@ class GenerationConfig:
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.pop("transformers_version", None)
+        _check_options(kwargs)
         for name, default in _DEFAULTS.items():
             setattr(self, name, kwargs.pop(name, default))
         for name, value in kwargs.items():
@@ -102,6 +161,13 @@ class GenerationConfig:
         if not isinstance(config_dict, dict):
             raise ConfigError(f"a generation config must be a JSON object, got {type(config_dict).__name__}")
         return cls(**{**config_dict, **kwargs})
+
+    @classmethod
+    def _from_file(cls, path: str | os.PathLike, **kwargs: Any) -> GenerationConfig:
+        """Read ``path``; a bad value raises :class:`ConfigError` naming the file and the key."""
+        values = read_json_file(path)
+        _check_options(values, source=path)
+        return cls.from_dict(values, **kwargs)
 
     @classmethod
     def from_model_config(cls, config: Any) -> GenerationConfig:
@@ -124,11 +190,11 @@ class GenerationConfig:
         options = HubOptions.pop_from(kwargs)
         path = resolve_file(pretrained_model_name_or_path, config_file_name, options)
         assert path is not None
-        return cls.from_dict(read_json_file(path), **kwargs)
+        return cls._from_file(path, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, including unknown keys."""
-        return copy.deepcopy({key: value for key, value in vars(self).items() if not key.startswith("_")})
+        return _copied({key: value for key, value in vars(self).items() if not key.startswith("_")})
 
     def to_diff_dict(self) -> dict[str, Any]:
         """The fields that differ from the defaults (what transformers writes to disk)."""
@@ -150,7 +216,8 @@ class GenerationConfig:
         return directory / GENERATION_CONFIG_NAME
 
     def update(self, **kwargs: Any) -> dict[str, Any]:
-        """Set the known fields among ``kwargs``; return the others."""
+        """Set the known fields among ``kwargs`` (checked like the constructor's); return the others."""
+        _check_options(kwargs)
         unused = {}
         for key, value in kwargs.items():
             if key in _DEFAULTS or key in _UNSUPPORTED_FLAGS or hasattr(self, key):
@@ -162,20 +229,27 @@ class GenerationConfig:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, GenerationConfig) and self.to_dict() == other.to_dict()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> GenerationConfig:
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(_copied(self.__dict__, memo))
+        return clone
+
     def __repr__(self) -> str:
         return f"GenerationConfig {self.to_json_string()}"
 
     # -- checks ------------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Raise :class:`GenerationError` for options generate() cannot honour."""
+        """Raise :class:`GenerationError` for options of the wrong type or range (:data:`OPTION_RULES`)
+        and for combinations generate() cannot honour."""
+        _check_options(vars(self))
         for name in _UNSUPPORTED_FLAGS:
             if getattr(self, name, False):
                 raise GenerationError(f"{name}=True is not supported: generate() returns the token ids only")
         for name in ("num_beams", "num_return_sequences"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise GenerationError(f"{name} must be a positive integer, got {value!r}")
+            if getattr(self, name) is None:
+                raise GenerationError(f"{name} must be a positive integer, got None")
         if self.num_beams > 1 and self.do_sample:
             raise GenerationError(
                 f"beam sampling (do_sample=True with num_beams={self.num_beams}) is not supported: "
@@ -190,27 +264,11 @@ class GenerationConfig:
             raise GenerationError(
                 f"num_return_sequences={self.num_return_sequences} cannot exceed num_beams={self.num_beams}"
             )
-        if not (isinstance(self.early_stopping, bool) or self.early_stopping == "never"):
-            raise GenerationError(
-                f"early_stopping must be True, False or 'never', got {self.early_stopping!r}"
-            )
-        if isinstance(self.length_penalty, bool) or not isinstance(self.length_penalty, int | float):
-            raise GenerationError(f"length_penalty must be a number, got {self.length_penalty!r}")
-        for name in ("max_new_tokens", "min_new_tokens", "no_repeat_ngram_size"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise GenerationError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.max_length is not None and (not isinstance(self.max_length, int) or self.max_length < 1):
-            raise GenerationError(f"max_length must be a positive integer, got {self.max_length!r}")
-        if self.repetition_penalty is not None and not self.repetition_penalty > 0:
-            raise GenerationError(f"repetition_penalty must be > 0, got {self.repetition_penalty!r}")
         if self.do_sample:
             if self.temperature is not None and not self.temperature > 0:
                 raise GenerationError(f"temperature must be > 0 when sampling, got {self.temperature!r}")
-            if self.top_p is not None and not 0 <= self.top_p <= 1:
-                raise GenerationError(f"top_p must be within [0, 1], got {self.top_p!r}")
-            if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 0):
-                raise GenerationError(f"top_k must be a non-negative integer, got {self.top_k!r}")
+            if self.top_p is not None and not self.top_p > 0:
+                raise GenerationError(f"top_p must be within (0, 1] when sampling, got {self.top_p!r}")
 
 
 # -- logits processors --------------------------------------------------------------------------
@@ -349,7 +407,7 @@ class GenerationMixin:
         """Called by ``from_pretrained``: read generation_config.json with the same download options."""
         path = resolve_file(name_or_path, GENERATION_CONFIG_NAME, options, required=False)
         if path is not None:
-            self.generation_config = GenerationConfig.from_dict(read_json_file(path))
+            self.generation_config = GenerationConfig._from_file(path)
 
     @torch.no_grad()
     def generate(
@@ -372,6 +430,10 @@ class GenerationMixin:
         """
         if not callable(getattr(self, "prepare_inputs_for_generation", None)):
             raise GenerationError(f"{type(self).__name__} cannot generate: it has no language-modelling head")
+        if generation_config is not None and not isinstance(generation_config, GenerationConfig):
+            raise GenerationError(
+                f"generation_config must be a GenerationConfig, got {type(generation_config).__name__}"
+            )
         config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
         model_kwargs = config.update(**kwargs)
         for name in _BEAM_OPTIONS:  # unset (null) in a config file: transformers' default
@@ -389,6 +451,10 @@ class GenerationMixin:
         if pad_token_id is None and eos_ids:
             logger.warning("Setting `pad_token_id` to `eos_token_id`:%s for open-end generation.", eos_ids[0])
             pad_token_id = eos_ids[0]
+        # Bounded work, checked before any forward pass: new tokens and every id fed to the model.
+        decoder_prompt = model_kwargs.get("decoder_input_ids") if is_encoder_decoder else input_ids
+        _check_new_tokens(config, decoder_prompt.shape[-1] if isinstance(decoder_prompt, torch.Tensor) else 1)
+        self._check_token_ids(input_ids, model_kwargs, config, eos_ids, pad_token_id, is_encoder_decoder)
 
         if input_ids is None and not (is_encoder_decoder and model_kwargs.get("encoder_outputs") is not None):
             if is_encoder_decoder or config.bos_token_id is None:
@@ -424,6 +490,7 @@ class GenerationMixin:
             max_positions = getattr(self.config, "max_position_embeddings", None)
             if isinstance(max_positions, int):
                 max_length = min(max_length, max_positions)
+        _check_new_tokens(config, prompt_length)
         if prompt_length >= max_length:
             if config.num_beams > 1:
                 raise GenerationError(
@@ -500,6 +567,62 @@ class GenerationMixin:
             streamer.end()
         return sequence
 
+    def _vocab_size(self) -> int | None:
+        """Rows of the input embeddings (else ``config.vocab_size``): the ids the model can read."""
+        get_embeddings = getattr(self, "get_input_embeddings", None)
+        rows = getattr(get_embeddings() if callable(get_embeddings) else None, "num_embeddings", None)
+        if rows is None:
+            rows = getattr(self.config, "vocab_size", None)
+        return rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+
+    def _check_token_ids(
+        self,
+        input_ids: Any,
+        model_kwargs: dict[str, Any],
+        config: GenerationConfig,
+        eos_ids: list[int],
+        pad_token_id: int | None,
+        is_encoder_decoder: bool,
+    ) -> None:
+        """Every token id generate() will feed to the model is an integer within the vocabulary."""
+        vocab_size = self._vocab_size()
+        prompts = {"input_ids": input_ids, "decoder_input_ids": model_kwargs.get("decoder_input_ids")}
+        for name, ids in prompts.items():
+            if ids is None:
+                continue
+            if not isinstance(ids, torch.Tensor) or ids.dtype.is_floating_point or ids.dtype.is_complex:
+                kind = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+                raise GenerationError(f"{name} must be a tensor of integer token ids, got {kind}")
+            if ids.dim() != 2:
+                raise GenerationError(f"{name} must have shape (batch, length), got {tuple(ids.shape)}")
+            if (
+                vocab_size is not None
+                and ids.numel()
+                and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size)
+            ):
+                raise GenerationError(
+                    f"{name} holds token ids in [{int(ids.min())}, {int(ids.max())}], outside the vocabulary "
+                    f"of {vocab_size} tokens"
+                )
+        if vocab_size is None:
+            return
+        used: dict[str, int | None] = {}
+        if is_encoder_decoder and prompts["decoder_input_ids"] is None:
+            start = config.decoder_start_token_id
+            used["decoder_start_token_id" if start is not None else "bos_token_id"] = (
+                start if start is not None else config.bos_token_id
+            )
+        elif input_ids is None and not is_encoder_decoder:
+            used["bos_token_id"] = config.bos_token_id
+        if any(0 <= eos < vocab_size for eos in eos_ids):  # finished rows are then fed the pad id
+            used["pad_token_id"] = pad_token_id
+        for name, token_id in used.items():
+            if token_id is not None and not 0 <= token_id < vocab_size:
+                raise GenerationError(
+                    f"{name} = {token_id} is outside the vocabulary of {vocab_size} tokens; set a valid "
+                    f"one in the generation config or as generate({name}=...)"
+                )
+
     def _check_model_kwargs(self, model_kwargs: dict[str, Any]) -> None:
         accepted = inspect.signature(self.forward).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
@@ -536,6 +659,46 @@ class GenerationMixin:
             )
         batch_size = model_kwargs["encoder_outputs"][0].shape[0]
         return torch.full((batch_size, 1), start, dtype=torch.long, device=device)
+
+
+def _check_options(values: dict[str, Any], source: str | os.PathLike | None = None) -> None:
+    """Check the generation options among ``values`` against :data:`OPTION_RULES`: a bad one raises
+    :class:`ConfigError` naming the file ``source``, or :class:`GenerationError` when given in code."""
+    for key, value in values.items():
+        rule = OPTION_RULES.get(key)
+        if rule is None:
+            continue
+        try:
+            rule.check(key, value, source)
+        except ConfigError as error:
+            if source is not None:
+                raise
+            raise GenerationError(f"generation option {str(error).removeprefix('config key ')}") from None
+
+
+def _check_new_tokens(config: GenerationConfig, prompt_length: int) -> None:
+    """Refuse more new tokens than the ``max_new_tokens`` limit, before any work."""
+    if config.max_new_tokens is not None:
+        limits.check(
+            "max_new_tokens", config.max_new_tokens, f"generate(max_new_tokens={config.max_new_tokens})"
+        )
+    elif config.max_length is not None:
+        requested = config.max_length - prompt_length
+        limits.check(
+            "max_new_tokens",
+            requested,
+            f"generate(max_length={config.max_length}) with a prompt of {prompt_length} tokens asks for "
+            f"{requested} new tokens",
+        )
+
+
+def _copied(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    try:
+        return copy.deepcopy(value, memo)
+    except RecursionError:
+        raise GenerationError(
+            "a generation option is nested too deeply to copy or save; flatten it"
+        ) from None
 
 
 # -- beam search ----------------------------------------------------------------------------------

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from autohub_core.configuration import PretrainedConfig
+from autohub_core.configuration import (
+    PretrainedConfig,
+    Rule,
+    boolean,
+    multiple_of,
+    number,
+    positive_int,
+    probability,
+    string,
+    valid_index,
+)
 
 
 class DistilBertConfig(PretrainedConfig):
@@ -20,6 +30,22 @@ class DistilBertConfig(PretrainedConfig):
         "num_attention_heads": "n_heads",
         "num_hidden_layers": "n_layers",
     }
+    config_rules: ClassVar[dict[str, Rule]] = {
+        "vocab_size": positive_int(),
+        "max_position_embeddings": positive_int(),
+        "sinusoidal_pos_embds": boolean(),
+        "n_layers": positive_int(),
+        "n_heads": positive_int(),
+        "dim": positive_int(),
+        "hidden_dim": positive_int(),
+        "dropout": probability(),
+        "attention_dropout": probability(),
+        "activation": string(),
+        "initializer_range": number(0),
+        "qa_dropout": probability(),
+        "seq_classif_dropout": probability(),
+    }
+    config_constraints = (multiple_of("dim", "n_heads"), valid_index("pad_token_id", "vocab_size"))
 
     def __init__(
         self,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from autohub_core.configuration import PretrainedConfig
+from autohub_core.configuration import (
+    PretrainedConfig,
+    Rule,
+    boolean,
+    multiple_of,
+    number,
+    optional,
+    positive_int,
+    probability,
+    string,
+)
 
 
 class GPT2Config(PretrainedConfig):
@@ -21,6 +31,25 @@ class GPT2Config(PretrainedConfig):
         "num_attention_heads": "n_head",
         "num_hidden_layers": "n_layer",
     }
+    config_rules: ClassVar[dict[str, Rule]] = {
+        "vocab_size": positive_int(),
+        "n_positions": positive_int(),
+        "n_embd": positive_int(),
+        "n_layer": positive_int(),
+        "n_head": positive_int(),
+        "n_inner": optional(positive_int()),
+        "activation_function": string(),
+        "resid_pdrop": probability(),
+        "embd_pdrop": probability(),
+        "attn_pdrop": probability(),
+        "layer_norm_epsilon": number(0),
+        "initializer_range": number(0),
+        "scale_attn_weights": boolean(),
+        "use_cache": boolean(),
+        "scale_attn_by_inverse_layer_idx": boolean(),
+        "reorder_and_upcast_attn": boolean(),
+    }
+    config_constraints = (multiple_of("n_embd", "n_head"),)
 
     def __init__(
         self,

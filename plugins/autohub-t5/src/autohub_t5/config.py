@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from autohub_core.configuration import PretrainedConfig
+from autohub_core.configuration import (
+    Constraint,
+    PretrainedConfig,
+    Rule,
+    boolean,
+    integer,
+    non_negative_int,
+    number,
+    optional,
+    positive_int,
+    probability,
+    string,
+)
 from autohub_core.errors import UnsupportedConfigError
 
 
@@ -24,6 +36,34 @@ class T5Config(PretrainedConfig):
         "num_hidden_layers": "num_layers",
         "head_dim": "d_kv",
     }
+    config_rules: ClassVar[dict[str, Rule]] = {
+        "vocab_size": positive_int(),
+        "d_model": positive_int(),
+        "d_kv": positive_int(),
+        "d_ff": positive_int(),
+        "num_layers": positive_int(),
+        "num_decoder_layers": optional(non_negative_int()),
+        "num_heads": positive_int(),
+        # Bidirectional layers split the buckets in two halves, each with exact and log-spaced buckets.
+        "relative_attention_num_buckets": integer(4),
+        "relative_attention_max_distance": positive_int(),
+        "dropout_rate": probability(),
+        "layer_norm_epsilon": number(0),
+        "initializer_factor": number(0),
+        "feed_forward_proj": string(),
+        "use_cache": boolean(),
+        "classifier_dropout": probability(),
+        "scale_decoder_outputs": optional(boolean()),
+        "dense_act_fn": optional(string()),
+        "is_gated_act": optional(boolean()),
+    }
+    config_constraints = (
+        Constraint(
+            ("relative_attention_max_distance", "relative_attention_num_buckets"),
+            "'relative_attention_max_distance' must exceed the exact buckets ('relative_attention_num_buckets' // 2)",
+            lambda distance, buckets: distance > buckets // 2,
+        ),
+    )
 
     def __init__(
         self,
