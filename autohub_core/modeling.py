@@ -188,6 +188,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 f"{type(self).__name__} needs a PretrainedConfig, got {type(config).__name__}; "
                 f"build it with {type(self).__name__}.from_config(config) or from_pretrained(path)"
             )
+        config.validate()  # the family's rules of type and range, however the config was changed
         config._attn_implementation = self._check_attn_implementation(
             getattr(config, "_attn_implementation", None) or "sdpa"
         )
