@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,10 @@ except ImportError:  # pragma: no cover - Windows: no folder locks, saves are st
 
 JOURNAL_NAME = ".autohub-commit.json"
 TEMP_PREFIX = ".autohub-tmp-"
-# Temporary files of the per-file scheme of earlier versions (tempfile.mkstemp beside the target).
+# Temporary files of earlier versions: tempfile.mkstemp's beside each target, and those
+# safetensors' save_file creates beside the file it writes (Rust's tempfile: ".tmp" + 6 characters).
 _OLD_TEMP = re.compile(
-    r"^\.(config\.json|generation_config\.json|model(-\d{5}-of-\d{5})?\.safetensors|"
+    r"^\.tmp[A-Za-z0-9]{6}$|^\.(config\.json|generation_config\.json|model(-\d{5}-of-\d{5})?\.safetensors|"
     r"model\.safetensors\.index\.json|tokenizer(_config)?\.json|special_tokens_map\.json|"
     r"adapter_model\.safetensors)\.[a-z0-9_]{8}\.tmp$"
 )
@@ -53,27 +55,31 @@ class CheckpointTransaction:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._id = secrets.token_hex(6)
-        self._temps: dict[str, Path] = {}  # final name -> temporary file holding its new content
+        # The new files wait in a hidden folder of the checkpoint folder (same file system, so
+        # the commit only renames); writers' own temporary files (safetensors') land there too.
+        self._staging = directory / f"{TEMP_PREFIX}{secrets.token_hex(6)}"
+        self._written: set[str] = set()
         self._removals: set[str] = set()
 
     def write(self, name: str, writer: Callable[[Path], object]) -> None:
         """Call ``writer(path)`` to write the new content of ``name`` at a temporary path."""
         _check_name(name)
-        self._discard_one(name)
-        temp = self.directory / f"{TEMP_PREFIX}{self._id}-{name}"
-        self._temps[name] = temp
+        if not self._written:
+            os.mkdir(self._staging, 0o777)  # umask applies
+        temp = self._staging / name
+        self._written.add(name)
+        _unlink(temp)
         handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)  # umask applies
         try:
             mode = os.fstat(handle).st_mode & 0o777
         finally:
             os.close(handle)
         writer(temp)
-        _fsync_file(temp, mode)
+        _fsync_file(temp, mode)  # and back to that mode if the writer replaced the file
 
     def write_text(self, name: str, text: str) -> None:
         """Write ``text`` (UTF-8) as the new content of ``name``."""
-        self.write(name, lambda path: path.write_bytes(text.encode("utf-8")))
+        self.write(name, lambda path: _write_bytes(path, text.encode("utf-8")))
 
     def write_safetensors(self, name: str, tensors: dict[str, Any]) -> None:
         """Write ``tensors`` (torch) as the safetensors file ``name``, with transformers' metadata."""
@@ -93,36 +99,20 @@ class CheckpointTransaction:
         _check_name(name)
         self._removals.add(name)
 
-    def _discard_one(self, name: str) -> None:
-        temp = self._temps.pop(name, None)
-        if temp is not None:
-            temp.unlink(missing_ok=True)
-
     def _discard(self) -> None:
-        for name in list(self._temps):
-            with contextlib.suppress(OSError):
-                self._discard_one(name)
+        shutil.rmtree(self._staging, ignore_errors=True)
 
     def _commit(self) -> None:
-        renames = [[temp.name, name] for name, temp in self._temps.items()]
-        removals = sorted(self._removals - set(self._temps))
+        staging = self._staging.name
+        renames = [[f"{staging}/{name}", name] for name in sorted(self._written)]
+        removals = sorted(self._removals - self._written)
         if not renames and not removals:
             return
-        journal_temp = self.directory / f"{TEMP_PREFIX}{self._id}{JOURNAL_NAME}"
+        if not self._written:
+            os.mkdir(self._staging, 0o777)
         journal = {"rename": renames, "delete": removals}
-        try:
-            handle = os.open(journal_temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
-            try:
-                os.write(handle, json.dumps(journal).encode("utf-8"))
-                os.fsync(handle)
-            finally:
-                os.close(handle)
-            os.replace(journal_temp, self.directory / JOURNAL_NAME)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                journal_temp.unlink(missing_ok=True)
-            raise
-        self._temps.clear()  # they belong to the journal now: a failure from here on completes later
+        _write_bytes(self._staging / JOURNAL_NAME, json.dumps(journal).encode("utf-8"), create=True)
+        os.replace(self._staging / JOURNAL_NAME, self.directory / JOURNAL_NAME)  # the commit point
         try:
             _fsync_directory(self.directory)
             _apply(self.directory, journal)
@@ -205,29 +195,24 @@ def complete_interrupted_save(directory: str | os.PathLike) -> None:
 def _recover(directory: Path) -> None:
     """Under the lock: apply a pending journal, then delete every leftover temporary file."""
     journal_path = directory / JOURNAL_NAME
-    try:
-        if journal_path.exists():
-            journal = limits.read_json(journal_path, CheckpointWriteError)
-            _check_journal(journal_path, journal)
+    if os.path.exists(journal_path):
+        journal = limits.read_json(journal_path, CheckpointWriteError)
+        _check_journal(journal_path, journal)
+        try:
             _apply(directory, journal)
-        for entry in os.scandir(directory):
-            if (entry.name.startswith(TEMP_PREFIX) or _OLD_TEMP.match(entry.name)) and entry.is_file(
-                follow_symlinks=False
-            ):
-                os.unlink(entry.path)
-    except OSError as error:
-        if isinstance(error, CheckpointWriteError):
-            raise
-        read_only = error.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
-        advice = (
-            "it needs write access: load or save into it once as a user who can write there"
-            if read_only
-            else "free the cause and load or save into it again"
-        )
-        raise CheckpointWriteError(
-            f"{directory} holds a save that was interrupted after it committed ({JOURNAL_NAME}), and "
-            f"completing it failed ({_cause(error)}); {advice}"
-        ) from error
+        except OSError as error:
+            read_only = error.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+            advice = (
+                "it needs write access: load or save into it once as a user who can write there"
+                if read_only
+                else "remove the cause and load or save into it again"
+            )
+            raise CheckpointWriteError(
+                f"{directory} holds a save that was interrupted after it committed ({JOURNAL_NAME}), and "
+                f"completing it failed ({_cause(error)}); {advice}"
+            ) from error
+    else:
+        _remove_temporaries(directory)
 
 
 def _apply(directory: Path, journal: dict[str, Any]) -> None:
@@ -236,13 +221,30 @@ def _apply(directory: Path, journal: dict[str, Any]) -> None:
         try:
             os.replace(directory / temp, directory / name)
         except FileNotFoundError:
-            if (directory / temp).exists():
+            if os.path.exists(directory / temp):
                 raise
     for name in journal["delete"]:
-        (directory / name).unlink(missing_ok=True)
+        _unlink(directory / name)
     _fsync_directory(directory)
-    (directory / JOURNAL_NAME).unlink()
+    os.unlink(directory / JOURNAL_NAME)
     _fsync_directory(directory)
+    _remove_temporaries(directory)
+
+
+def _remove_temporaries(directory: Path) -> None:
+    """Delete what interrupted saves left (under the lock, so no save is writing them)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(TEMP_PREFIX) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        elif (entry.name.startswith(TEMP_PREFIX) or _OLD_TEMP.match(entry.name)) and entry.is_file(
+            follow_symlinks=False
+        ):
+            with contextlib.suppress(OSError):  # garbage only: never a reason to fail a save or load
+                os.unlink(entry.path)
 
 
 def _check_journal(path: Path, journal: dict[str, Any]) -> None:
@@ -254,18 +256,25 @@ def _check_journal(path: Path, journal: dict[str, Any]) -> None:
         and all(
             isinstance(pair, list)
             and len(pair) == 2
-            and all(isinstance(name, str) and _plain(name) for name in pair)
-            and pair[0].startswith(TEMP_PREFIX)
+            and all(isinstance(name, str) for name in pair)
+            and _is_staged(pair[0])
+            and _plain(pair[1])
             and not pair[1].startswith(TEMP_PREFIX)
             for pair in renames
         )
-        and all(isinstance(name, str) and _plain(name) and name != JOURNAL_NAME for name in removals)
+        and all(isinstance(name, str) and _plain(name) for name in removals)
     )
     if not valid:
         raise CheckpointWriteError(
             f"{path} is not a journal autohub wrote (it must rename temporary files of its folder); "
             "delete it and save the checkpoint again"
         )
+
+
+def _is_staged(path: str) -> bool:
+    """``<staging folder>/<file>``, both plain names, the folder a temporary one."""
+    folder, _, name = path.partition("/")
+    return folder.startswith(TEMP_PREFIX) and _plain(folder) and _plain(name)
 
 
 def _plain(name: str) -> bool:
@@ -280,6 +289,24 @@ def _plain(name: str) -> bool:
 def _check_name(name: str) -> None:
     if not _plain(name) or name.startswith(TEMP_PREFIX):
         raise ValueError(f"{name!r} is not a plain file name a checkpoint can hold")
+
+
+def _write_bytes(path: Path, data: bytes, *, create: bool = False) -> None:
+    """Write ``data`` to ``path`` (an existing temporary file, or a new one with ``create``), fsynced."""
+    flags = os.O_WRONLY | os.O_TRUNC | _NOFOLLOW | ((os.O_CREAT | os.O_EXCL) if create else 0)
+    handle = os.open(path, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _lock(directory: Path) -> int | None:
