@@ -184,3 +184,82 @@ def test_tokenizer_config_cannot_point_at_files_outside(bert_dir: Path, tmp_path
     (bert_dir / "tokenizer_config.json").write_text(json.dumps(config))
     tokenizer = AutoTokenizer.from_pretrained(bert_dir)
     assert "secret" not in tokenizer.get_vocab() and "hello" in tokenizer.get_vocab()
+
+
+# -- weights that match nothing, and use_safetensors=True (issue 14, item 7) --------------------
+
+
+def _write_safetensors_header(path: Path, header: dict) -> None:
+    raw = json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw)
+
+
+def test_an_empty_safetensors_file_is_an_error_not_a_random_model(bert_dir: Path) -> None:
+    _write_safetensors_header(bert_dir / "model.safetensors", {})
+    with pytest.raises(WeightsError, match=r"model\.safetensors: none of its 0 tensors matches"):
+        AutoModel.from_pretrained(bert_dir)
+
+
+def test_weights_of_another_model_are_an_error(bert_dir: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(bert_dir / "model.safetensors")
+    save_file(
+        {f"vision_tower.{key}": value for key, value in tensors.items()}, bert_dir / "model.safetensors"
+    )
+    with pytest.raises(
+        WeightsError, match=rf"model\.safetensors: none of its {len(tensors)} tensors matches"
+    ):
+        AutoModel.from_pretrained(bert_dir)
+
+
+def test_a_head_or_a_model_without_weights_still_loads(bert_dir: Path, tmp_path: Path) -> None:
+    """Only a checkpoint matching none of the model's weights is refused."""
+    _, info = AutoModelForMaskedLM.from_pretrained(bert_dir, output_loading_info=True)
+    assert info["missing_keys"]  # the head is new, the base came from the checkpoint
+    config = AutoConfig.from_pretrained(bert_dir)
+
+    class NoWeights(PreTrainedModel):
+        config_class = type(config)
+
+        def __init__(self, config: object) -> None:
+            super().__init__(config)
+            self.register_buffer("scratch", torch.zeros(2), persistent=False)
+
+    NoWeights(config).save_pretrained(tmp_path / "empty")  # a safetensors file without tensors
+    assert isinstance(NoWeights.from_pretrained(tmp_path / "empty"), NoWeights)
+
+
+@pytest.fixture
+def torch_load_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("torch.load was called")
+
+    monkeypatch.setattr(torch, "load", forbidden)
+
+
+@pytest.mark.parametrize("use_safetensors", [True, None])
+def test_a_safetensors_index_never_opens_a_pickle(
+    bert_dir: Path, tmp_path: Path, torch_load_forbidden: None, use_safetensors: bool | None
+) -> None:
+    marker = tmp_path / "pwned"
+    with open(bert_dir / "pytorch_model.bin", "wb") as handle:
+        pickle.dump({"embeddings.word_embeddings.weight": _Payload(marker)}, handle)
+    _index_to(bert_dir, "pytorch_model.bin")
+    with pytest.raises(WeightsError, match=r"safetensors index but names 'pytorch_model\.bin'"):
+        AutoModel.from_pretrained(bert_dir, use_safetensors=use_safetensors)
+    assert not marker.exists()
+
+
+def test_use_safetensors_true_refuses_a_pickle_only_folder(
+    bert_dir: Path, tmp_path: Path, torch_load_forbidden: None
+) -> None:
+    marker = tmp_path / "pwned"
+    _pickle_only(bert_dir)
+    with open(bert_dir / "pytorch_model.bin", "wb") as handle:
+        pickle.dump({"evil": _Payload(marker)}, handle)
+    with pytest.raises(
+        CheckpointNotFoundError, match=r"only pickle weights \(pytorch_model\.bin\).*never opens"
+    ):
+        AutoModel.from_pretrained(bert_dir, use_safetensors=True)
+    assert not marker.exists()
