@@ -107,6 +107,7 @@ FLOOR_TESTS = [
     "tests/test_packaging.py",
     "tests/test_concurrency.py",
     "tests/test_atomic_save.py",
+    "tests/test_bounded_inputs.py",
     "tests/test_fuzz.py",
     "tests/test_plugins_faults.py",
     "tests/test_finetune_example.py",

@@ -19,7 +19,16 @@ from typing import Any
 
 from autohub_core.errors import AutohubError, ConfigError, LimitExceededError
 
-__all__ = ["Limits", "check", "check_file_size", "configure", "current", "read_json", "reset"]
+__all__ = [
+    "Limits",
+    "available_host_memory",
+    "check",
+    "check_file_size",
+    "configure",
+    "current",
+    "read_json",
+    "reset",
+]
 
 _MIB = 1024 * 1024
 
@@ -139,6 +148,106 @@ def read_json(
     if not isinstance(data, expect):
         raise error(f"{path} must hold a JSON {expect.__name__}, found {type(data).__name__}")
     return data
+
+
+def available_host_memory(root: str | os.PathLike = "/") -> int | None:
+    """Bytes this process can still allocate on the host, when it can be known (``None`` otherwise).
+
+    The least of: ``MemAvailable`` of ``/proc/meminfo``; the room left in the process's memory
+    cgroup and its ancestors (v2 ``memory.max`` - ``memory.current``, v1 ``memory.limit_in_bytes``
+    - ``memory.usage_in_bytes``); ``RLIMIT_AS`` and ``RLIMIT_DATA`` minus the process's current
+    ``VmSize`` / ``VmData``. Each source is optional (a missing file, ``max`` or an unlimited
+    rlimit does not count). ``root`` is where ``/proc`` and ``/sys`` are looked up (for tests).
+    """
+    root = Path(root)
+    known = [
+        room
+        for room in (_meminfo_available(root), _cgroup_room(root), *_rlimit_rooms(root))
+        if room is not None
+    ]
+    return max(min(known), 0) if known else None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _kib_fields(path: Path) -> dict[str, int]:
+    """``Name:  123 kB`` lines of a /proc file, in bytes."""
+    fields = {}
+    for line in (_read_text(path) or "").splitlines():
+        name, _, value = line.partition(":")
+        parts = value.split()
+        if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit():
+            fields[name.strip()] = int(parts[0]) * 1024
+    return fields
+
+
+def _meminfo_available(root: Path) -> int | None:
+    return _kib_fields(root / "proc" / "meminfo").get("MemAvailable")
+
+
+def _read_bytes_value(path: Path) -> int | None:
+    """A cgroup counter in bytes; ``None`` when missing, ``max`` or unlimited (v1 writes a huge number)."""
+    text = (_read_text(path) or "").strip()
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if value < 2**60 else None
+
+
+def _cgroup_room(root: Path) -> int | None:
+    """The least room left in the process's memory cgroup and its ancestors (v2 and v1)."""
+    rooms = []
+    for line in (_read_text(root / "proc" / "self" / "cgroup") or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, cgroup_path = parts
+        if controllers == "":
+            mounts, limit_file, usage_file = (
+                ("sys/fs/cgroup", "sys/fs/cgroup/unified"),
+                "memory.max",
+                "memory.current",
+            )
+        elif "memory" in controllers.split(","):
+            mounts, limit_file, usage_file = (
+                ("sys/fs/cgroup/memory",),
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
+        else:
+            continue
+        relative = Path(cgroup_path.strip().lstrip("/"))
+        for mount in mounts:
+            # The process's own cgroup, then each ancestor up to the mount (a container sees only its part).
+            for level in (relative, *relative.parents):
+                directory = root / mount / level
+                limit = _read_bytes_value(directory / limit_file)
+                if limit is not None:
+                    rooms.append(limit - (_read_bytes_value(directory / usage_file) or 0))
+    return min(rooms) if rooms else None
+
+
+def _rlimit_rooms(root: Path) -> list[int | None]:
+    """``RLIMIT_AS`` minus ``VmSize`` and ``RLIMIT_DATA`` minus ``VmData`` (soft limits)."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return []
+    status = _kib_fields(root / "proc" / "self" / "status")
+    rooms: list[int | None] = []
+    for limit_name, usage_name in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
+        kind = getattr(resource, limit_name, None)
+        if kind is None:
+            continue
+        soft, _ = resource.getrlimit(kind)
+        if soft != resource.RLIM_INFINITY and soft >= 0:
+            rooms.append(soft - status.get(usage_name, 0))
+    return rooms
 
 
 def _depth(value: Any) -> int:

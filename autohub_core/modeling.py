@@ -1263,10 +1263,17 @@ def _check_model_kwargs(cls: type[PreTrainedModel], kwargs: dict[str, Any]) -> N
 
 
 def _memory_of(device: torch.device) -> int | None:
-    """Total memory of ``device`` in bytes, when it can be known."""
+    """Memory of ``device`` in bytes this process can use, when it can be known: a GPU's total
+    memory; on the host, what is available under the cgroup and rlimit limits (see
+    :func:`autohub_core.limits.available_host_memory`), else the total RAM."""
     if device.type == "cuda" and torch.cuda.is_available():
         return torch.cuda.get_device_properties(device).total_memory
-    if device.type == "cpu" and hasattr(os, "sysconf"):
+    if device.type == "cpu":
+        from autohub_core.limits import available_host_memory
+
+        available = available_host_memory()
+        if available is not None or not hasattr(os, "sysconf"):
+            return available
         try:
             return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError):
@@ -1277,7 +1284,8 @@ def _memory_of(device: torch.device) -> int | None:
 def _check_fits_in_memory(
     tensors: Iterator[torch.Tensor], dtype: torch.dtype | None, device: torch.device, owner: str
 ) -> None:
-    """Refuse, before allocating, tensors larger than the device's memory (absurd config sizes)."""
+    """Refuse, before allocating, tensors larger than the memory the process can use on ``device``
+    (absurd config sizes, or a model too big for the cgroup / rlimit the process runs under)."""
     limit = _memory_of(device)
     if limit is None:
         return
@@ -1289,8 +1297,9 @@ def _check_fits_in_memory(
     if total > limit:
         raise ConfigError(
             f"{owner} with this config needs {total / 2**30:,.1f} GiB for its weights, more than the "
-            f"{limit / 2**30:,.1f} GiB of {device}; check the size keys of config.json "
-            "(hidden_size, vocab_size, num_hidden_layers ...)"
+            f"{limit / 2**30:,.1f} GiB this process can still use on {device} (free memory, cgroup and "
+            "rlimit limits); check the size keys of config.json (hidden_size, vocab_size, "
+            "num_hidden_layers ...)"
         )
 
 

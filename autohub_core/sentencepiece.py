@@ -26,6 +26,7 @@ from typing import Any, Literal
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers
 from tokenizers.models import BPE, Unigram
 
+from autohub_core import limits
 from autohub_core.errors import MissingExtraError, TokenizerError
 
 __all__ = [
@@ -158,7 +159,12 @@ def _merges_by_piece_id(ids: dict[str, int]) -> list[tuple[str, str]]:
 
 
 def _read_model_proto(path: Path) -> Any:
-    """The ``ModelProto`` of a SentencePiece model file (sentencepiece's own protobuf module)."""
+    """The ``ModelProto`` of a SentencePiece model file (sentencepiece's own protobuf module), read
+    only when its size is within ``max_tokenizer_file_bytes``."""
+    try:
+        limits.check_file_size(path)
+    except OSError as error:
+        raise TokenizerError(f"cannot read the SentencePiece model {path}: {error}") from error
     try:
         from google.protobuf.message import DecodeError
         from sentencepiece import sentencepiece_model_pb2

@@ -12,18 +12,21 @@ torch and numpy are imported only when tensors are asked for, so importing this 
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import json
+import math
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
 
-from autohub_core.errors import CheckpointNotFoundError, TokenizerError
+from autohub_core import limits
+from autohub_core.errors import AutohubError, CheckpointNotFoundError, TokenizerError
 from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "TokenSpan",
     "TokenizersBackend",
     "WordPieceTokenizer",
+    "backend_errors",
 ]
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -357,6 +361,7 @@ class PreTrainedTokenizer:
         **kwargs: Any,
     ) -> None:
         kwargs = dict(kwargs)
+        _check_options(kwargs, "tokenizer arguments")
         legacy_files = {key: Path(kwargs.pop(key)) for key in self.vocab_files_names if kwargs.get(key)}
         for key in _LOAD_TIME_KEYS:
             kwargs.pop(key, None)
@@ -388,7 +393,8 @@ class PreTrainedTokenizer:
         self.init_kwargs: dict[str, Any] = {**self.default_init_kwargs, **kwargs}
 
         if tokenizer_object is not None:
-            backend = copy.deepcopy(tokenizer_object)
+            with backend_errors("cannot copy the given tokenizer_object"):
+                backend = copy.deepcopy(tokenizer_object)
         elif tokenizer_file is not None:
             backend = _load_tokenizer_json(Path(tokenizer_file))
         else:
@@ -397,17 +403,24 @@ class PreTrainedTokenizer:
                 raise TokenizerError(
                     f"{type(self).__name__} needs tokenizer_object=, tokenizer_file= or {', '.join(missing)}"
                 )
-            backend = self._backend_from_legacy_files(
-                legacy_files, {**self.init_kwargs, **self.special_tokens_map}
-            )
-        backend.no_truncation()
-        backend.no_padding()
-        backend.encode_special_tokens = self.split_special_tokens
-        self._backend = backend
-        self._backend_lock = threading.RLock()
+            for path in legacy_files.values():
+                if path.is_file():
+                    limits.check_file_size(path)
+            with backend_errors(
+                f"cannot build {type(self).__name__} from {sorted(map(str, legacy_files.values()))}"
+            ):
+                backend = self._backend_from_legacy_files(
+                    legacy_files, {**self.init_kwargs, **self.special_tokens_map}
+                )
+        with backend_errors(f"cannot set up {type(self).__name__}"):
+            backend.no_truncation()
+            backend.no_padding()
+            backend.encode_special_tokens = self.split_special_tokens
+            self._backend = backend
+            self._backend_lock = threading.RLock()
 
-        self._add_missing_tokens(added_tokens_decoder)
-        self._configure_backend(backend)
+            self._add_missing_tokens(added_tokens_decoder)
+            self._configure_backend(backend)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -466,11 +479,11 @@ class PreTrainedTokenizer:
         kwargs.pop("trust_remote_code", None)
 
         config_path = resolve_file(name_or_path, TOKENIZER_CONFIG_FILE, options, required=False)
-        init_kwargs: dict[str, Any] = _read_json_object(config_path) if config_path else {}
+        init_kwargs: dict[str, Any] = _read_options(config_path) if config_path else {}
         if "added_tokens_decoder" not in init_kwargs:
             # Like transformers: special_tokens_map.json only counts for configs without added tokens.
             map_path = resolve_file(name_or_path, SPECIAL_TOKENS_MAP_FILE, options, required=False)
-            special_tokens_map = _read_json_object(map_path) if map_path else {}
+            special_tokens_map = _read_options(map_path) if map_path else {}
             init_kwargs.update(
                 {key: value for key, value in special_tokens_map.items() if not kwargs.get(key)}
             )
@@ -501,7 +514,7 @@ class PreTrainedTokenizer:
         try:
             return cls(name_or_path=name_or_path, **init_kwargs)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # wrong types in files
-            if isinstance(error, TokenizerError):
+            if isinstance(error, AutohubError):
                 raise
             raise TokenizerError(
                 f"cannot build {cls.__name__} from the files of {name_or_path}: {type(error).__name__}: {error}"
@@ -565,7 +578,7 @@ class PreTrainedTokenizer:
             return 0
         if isinstance(new_tokens, (str, AddedToken)):
             new_tokens = [new_tokens]
-        with self._backend_lock:
+        with self._backend_lock, backend_errors("cannot add tokens"):
             if special_tokens:
                 return self._backend.add_special_tokens(list(new_tokens))
             return self._backend.add_tokens(list(new_tokens))
@@ -721,6 +734,7 @@ class PreTrainedTokenizer:
             padding, truncation, max_length, pad_to_multiple_of
         )
         batch, is_batched = _as_batch(text, text_pair, is_split_into_words)
+        _check_text_lengths(batch)
         if padding_side is not None:
             _check_side("padding_side", padding_side)
         encodings = self._encode_batch(
@@ -843,11 +857,10 @@ class PreTrainedTokenizer:
                     pad_to_multiple_of=pad_to_multiple_of,
                 )
             try:
-                return self._backend.encode_batch(
-                    batch, add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words
-                )
-            except Exception as error:  # the Rust side raises plain Exception
-                raise TokenizerError(f"tokenization failed: {error}") from error
+                with backend_errors("tokenization failed"):
+                    return self._backend.encode_batch(
+                        batch, add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words
+                    )
             finally:
                 self._backend.no_truncation()
                 self._backend.no_padding()
@@ -1000,9 +1013,10 @@ class PreTrainedTokenizer:
     def _decode_one(
         self, token_ids: Sequence[int], skip_special_tokens: bool, clean_up_tokenization_spaces: bool | None
     ) -> str:
-        text = self._backend.decode(
-            [int(index) for index in token_ids], skip_special_tokens=skip_special_tokens
-        )
+        with backend_errors("decoding failed"):
+            text = self._backend.decode(
+                [int(index) for index in token_ids], skip_special_tokens=skip_special_tokens
+            )
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
         # transformers skips the clean-up for BPE models: it was written for WordPiece and
@@ -1014,7 +1028,8 @@ class PreTrainedTokenizer:
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
         """Join token strings into text with the backend's decoder."""
         decoder = self._backend.decoder
-        return decoder.decode(list(tokens)) if decoder is not None else " ".join(tokens)
+        with backend_errors("decoding failed"):
+            return decoder.decode(list(tokens)) if decoder is not None else " ".join(tokens)
 
     # ----------------------------------------------------------------- chat
 
@@ -1052,7 +1067,10 @@ class PreTrainedTokenizer:
         named = self.init_kwargs.get("chat_template")
         if named is None and self.name_or_path:
             path = resolve_file(self.name_or_path, "chat_template.jinja", required=False)
-            named = path.read_text(encoding="utf-8") if path is not None else None
+            if path is not None:
+                size = limits.check_file_size(path, "chat_template_output_chars")
+                with backend_errors(f"cannot read {path} ({size} bytes)"):
+                    named = path.read_text(encoding="utf-8")
         if isinstance(named, list):  # tokenizer_config.json's list of {"name", "template"}
             named = {entry["name"]: entry["template"] for entry in named}
         if isinstance(named, dict):
@@ -1079,7 +1097,13 @@ class PreTrainedTokenizer:
         is_batched = isinstance(first, (list, tuple))
         conversations = list(conversation) if is_batched else [conversation]
         variables = {**self.special_tokens_map, **template_kwargs}
-        rendered = _render_chat_template(
+        try:
+            from autohub_core._chat_template import render_chat_template
+        except ImportError as error:
+            raise TokenizerError(
+                "apply_chat_template needs jinja2: pip install 'autohub-core[chat]'"
+            ) from error
+        rendered = render_chat_template(
             template,
             conversations,
             tools,
@@ -1433,24 +1457,148 @@ def _clean_up_tokenization(text: str) -> str:
     return text
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise TokenizerError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise TokenizerError(f"{path} must hold a JSON object, found {type(value).__name__}")
-    return value
+def _read_options(path: Path) -> dict[str, Any]:
+    """tokenizer_config.json / special_tokens_map.json, within the JSON caps, its values checked."""
+    options = limits.read_json(path, TokenizerError)
+    _check_options(options, str(path))
+    return options
 
 
 def _load_tokenizer_json(path: Path) -> Tokenizer:
     if not path.is_file():
         raise CheckpointNotFoundError(f"tokenizer file {path} does not exist")
-    try:
+    limits.check_file_size(path)
+    with backend_errors(f"{path} is not a valid {TOKENIZER_FILE}"):
         return Tokenizer.from_file(str(path))
-    except Exception as error:  # the Rust side raises plain Exception for any parse failure
-        raise TokenizerError(f"{path} is not a valid {TOKENIZER_FILE}: {error}") from error
+
+
+@contextlib.contextmanager
+def backend_errors(what: str) -> Iterator[None]:
+    """Raise what the Rust ``tokenizers`` library raises in the block as :class:`TokenizerError`.
+
+    The library raises plain ``Exception`` for input it refuses, and pyo3's ``PanicException``
+    (a ``BaseException``, which ``except Exception`` misses) when it panics, for example on a
+    tokenizer.json whose regex backtracks too much. ``what`` starts the message. Autohub's own
+    errors, ``KeyboardInterrupt`` and ``SystemExit`` pass through unchanged. Families wrap their
+    own calls into the library (building a backend from legacy files) with it.
+    """
+    try:
+        yield
+    except AutohubError:
+        raise
+    except Exception as error:
+        raise TokenizerError(f"{what}: {type(error).__name__}: {error}") from error
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":  # pyo3_runtime.PanicException
+            raise
+        raise TokenizerError(f"{what}: the tokenizers library failed (panicked): {error}") from error
+
+
+def _check_text_lengths(batch: list[Any]) -> None:
+    """Refuse any text (or pre-split word list) longer than ``max_text_chars``, before encoding."""
+    cap = limits.current().max_text_chars
+    for item in batch:
+        for sequence in item if isinstance(item, tuple) else (item,):
+            length = len(sequence) if isinstance(sequence, str) else sum(map(len, sequence))
+            if length > cap:
+                limits.check(
+                    "max_text_chars", length, f"a text of {length} characters was given to the tokenizer"
+                )
+
+
+_TOKEN_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
+
+
+def _is_token(value: Any) -> bool:
+    """A str, an AddedToken, or a serialized AddedToken (a string ``content`` and boolean flags)."""
+    if isinstance(value, (str, AddedToken)):
+        return True
+    return (
+        isinstance(value, Mapping)
+        and isinstance(value.get("content"), str)
+        and all(isinstance(value[flag], bool) for flag in _TOKEN_FLAGS if flag in value)
+    )
+
+
+def _is_token_list(value: Any) -> bool:
+    tokens = list(value.values()) if isinstance(value, Mapping) else value
+    return isinstance(tokens, (list, tuple)) and all(_is_token(token) for token in tokens)
+
+
+def _is_token_index(key: Any) -> bool:
+    return (isinstance(key, int) and not isinstance(key, bool) and key >= 0) or (
+        isinstance(key, str) and key.isdecimal()
+    )
+
+
+def _is_length(value: Any) -> bool:
+    """A non-negative integer (a float only when finite and whole, as JSON may write 1e30)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return False
+    return value >= 0
+
+
+def _is_chat_template(value: Any) -> bool:
+    """A template, or named templates: a list of ``{"name", "template"}`` objects or a name → template object."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, Mapping):
+        return all(isinstance(name, str) and isinstance(template, str) for name, template in value.items())
+    return isinstance(value, list) and all(
+        isinstance(entry, Mapping)
+        and isinstance(entry.get("name"), str)
+        and isinstance(entry.get("template"), str)
+        for entry in value
+    )
+
+
+# The shared tokenizer_config.json keys and what their (non-null) values must be.
+_OPTION_RULES: dict[str, tuple[Any, str]] = {
+    **{
+        name: (_is_token, 'a token (a string, or an object with a string "content")')
+        for name in SPECIAL_TOKENS_ATTRIBUTES
+    },
+    "additional_special_tokens": (_is_token_list, "a list of tokens"),
+    "extra_special_tokens": (_is_token_list, "a list (or an object) of tokens"),
+    "added_tokens_decoder": (
+        lambda value: (
+            isinstance(value, Mapping)
+            and all(
+                _is_token_index(key) and _is_token(token) and not isinstance(token, str)
+                for key, token in value.items()
+            )
+        ),
+        'an object mapping token ids to token descriptions ({"content": ..., "special": ...})',
+    ),
+    "model_max_length": (_is_length, "a non-negative integer"),
+    "max_len": (_is_length, "a non-negative integer"),
+    "padding_side": (lambda value: value in _SIDES, "'left' or 'right'"),
+    "truncation_side": (lambda value: value in _SIDES, "'left' or 'right'"),
+    "model_input_names": (
+        lambda value: (
+            isinstance(value, list) and bool(value) and all(isinstance(name, str) for name in value)
+        ),
+        "a non-empty list of input names",
+    ),
+    "clean_up_tokenization_spaces": (lambda value: isinstance(value, bool), "true or false"),
+    "split_special_tokens": (lambda value: isinstance(value, bool), "true or false"),
+    "chat_template": (_is_chat_template, 'a template string or a list of {"name", "template"} objects'),
+}
+
+
+def _check_options(options: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`TokenizerError` naming ``source`` and the key for a value of the wrong type."""
+    for key, value in options.items():
+        rule = _OPTION_RULES.get(key)
+        if rule is None or value is None:
+            continue
+        is_valid, expected = rule
+        if not is_valid(value):
+            shown = repr(value)
+            shown = shown if len(shown) <= 200 else shown[:200] + "..."
+            raise TokenizerError(f"{source}: {key} must be {expected}, got {shown}")
 
 
 def _to_json(value: dict[str, Any]) -> str:
@@ -1458,99 +1606,3 @@ def _to_json(value: dict[str, Any]) -> str:
         return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     except TypeError as error:
         raise TokenizerError(f"cannot save tokenizer settings as JSON: {error}") from error
-
-
-def _render_chat_template(
-    template: str,
-    conversations: list[Sequence[Mapping[str, Any]]],
-    tools: list[dict[str, Any]] | None,
-    documents: list[dict[str, Any]] | None,
-    add_generation_prompt: bool,
-    continue_final_message: bool,
-    variables: dict[str, Any],
-) -> list[str]:
-    """Render each conversation as transformers' ``render_jinja_template`` does.
-
-    Everything the template sees is rebuilt from plain JSON types; keys whose value is None
-    are dropped from messages; reasoning fields are aliased (``thinking`` / ``reasoning_content``).
-    """
-    try:
-        import jinja2
-        import jinja2.ext
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-    except ImportError as error:
-        raise TokenizerError("apply_chat_template needs jinja2: pip install 'autohub-core[chat]'") from error
-    import datetime
-
-    def plain(value: Any) -> Any:
-        if value is None or type(value) in (str, int, float, bool):
-            return value
-        for kind in (str, bool, int, float):
-            if isinstance(value, kind):
-                return kind(value)
-        if isinstance(value, Mapping):
-            return {plain(key): plain(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [plain(item) for item in value]
-        if isinstance(value, tuple):
-            return tuple(plain(item) for item in value)
-        return f"<{type(value).__name__}>"
-
-    def raise_exception(message: str) -> None:
-        raise jinja2.exceptions.TemplateError(message)
-
-    def tojson(
-        value: Any,
-        ensure_ascii: bool = False,
-        indent: Any = None,
-        separators: Any = None,
-        sort_keys: bool = False,
-    ) -> str:
-        return json.dumps(
-            value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
-        )
-
-    environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
-    )
-    environment.filters["tojson"] = tojson
-    environment.globals["raise_exception"] = raise_exception
-    environment.globals["strftime_now"] = lambda format: datetime.datetime.now().strftime(format)
-    compiled = environment.from_string(template)
-    reasoning_fields = ("reasoning_content", "thinking", "reasoning")
-    tag = "CONTINUE_FINAL_MESSAGE_TAG "
-    rendered = []
-    for conversation in conversations:
-        messages = []
-        for message in conversation:
-            if not isinstance(message, Mapping):
-                raise TokenizerError(f"chat messages must be dicts, got {message!r}")
-            message = {key: value for key, value in plain(message).items() if value is not None}
-            reasoning = next((message[key] for key in reasoning_fields if message.get(key) is not None), None)
-            if reasoning is not None:
-                message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
-            messages.append(message)
-        final = messages[-1].get("content") if messages else None
-        if continue_final_message:
-            if not isinstance(final, str):
-                raise TokenizerError("continue_final_message needs a final message with text content")
-            messages[-1]["content"] = final + tag
-        try:
-            text = compiled.render(
-                messages=messages,
-                tools=plain(tools),
-                documents=plain(documents),
-                add_generation_prompt=add_generation_prompt,
-                **plain(variables),
-            )
-        except jinja2.exceptions.TemplateError as error:
-            raise TokenizerError(f"the chat template failed: {error}") from error
-        if continue_final_message:
-            if final.strip() not in text or tag.strip() not in text:
-                raise TokenizerError("continue_final_message: the template dropped part of the final message")
-            location = text.rindex(tag.strip())
-            text = (
-                text[:location] if text[location : location + len(tag)] == tag else text[:location].rstrip()
-            )
-        rendered.append(text)
-    return rendered

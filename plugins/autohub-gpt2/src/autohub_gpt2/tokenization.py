@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processors
 from tokenizers.models import BPE
 
+from autohub_core import limits
 from autohub_core.errors import CheckpointNotFoundError, TokenizerError
-from autohub_core.tokenization import PreTrainedTokenizer
+from autohub_core.tokenization import PreTrainedTokenizer, backend_errors
 
 __all__ = ["GPT2Tokenizer"]
 
@@ -160,7 +161,8 @@ def _backend_from_tokenizer_json(path: Path) -> Tokenizer:
     and added tokens (like transformers, which drops the file's normalizer, pre-tokenizer and decoder)."""
     if not path.is_file():
         raise CheckpointNotFoundError(f"tokenizer file {path} does not exist")
-    try:
+    limits.check_file_size(path)
+    with backend_errors(f"{path} is not a valid byte-level BPE tokenizer.json"):  # bad JSON, not BPE, a panic
         document = json.loads(path.read_text(encoding="utf-8"))
         model = document["model"]
         vocab = model["vocab"]
@@ -181,8 +183,6 @@ def _backend_from_tokenizer_json(path: Path) -> Tokenizer:
             )
             for entry in sorted(document.get("added_tokens") or [], key=lambda entry: entry["id"])
         ]
-    except Exception as error:  # bad JSON, a non-BPE model, or the Rust side refusing it
-        raise TokenizerError(f"{path} is not a valid byte-level BPE tokenizer.json: {error}") from error
     backend = _byte_level_bpe(vocab, merges)
     if post_processor is not None:
         backend.post_processor = post_processor
