@@ -339,6 +339,8 @@ def _fsync_file(path: Path, mode: int) -> None:
 
 
 def _fsync_directory(directory: Path) -> None:
+    if os.name == "nt":  # pragma: no cover - folders cannot be opened (nor synced) there
+        return
     handle = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(handle)

@@ -928,9 +928,9 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         With adapters loaded, only the active adapter is written
         (adapter_config.json + adapter_model.safetensors), as transformers does.
 
-        The save is one transaction on the folder (see :mod:`autohub_core._io`): killed or failing
-        at any moment, the folder holds the previous checkpoint or the new one, whole. A failure
-        raises :class:`CheckpointWriteError`.
+        The save is one transaction on the folder (user guide: "Saving is atomic"): killed or
+        failing at any moment, the folder holds the previous checkpoint or the new one, whole. A
+        failure raises ``CheckpointWriteError``.
         """
         if kwargs.pop("push_to_hub", False):
             raise UnsupportedFeatureError("push_to_hub is not supported; use huggingface_hub.upload_folder")

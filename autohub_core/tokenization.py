@@ -1133,7 +1133,7 @@ class PreTrainedTokenizer:
 
         transformers' AutoTokenizer loads the result back identically. The three files are
         replaced together in one transaction on the folder: an interrupted or failing save
-        leaves the previous files, whole (a failure raises :class:`CheckpointWriteError`).
+        leaves the previous files, whole (a failure raises ``CheckpointWriteError``).
         """
         directory = Path(save_directory)
         if directory.is_file():
