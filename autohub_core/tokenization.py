@@ -1499,7 +1499,12 @@ def _check_text_lengths(batch: list[Any]) -> None:
     cap = limits.current().max_text_chars
     for item in batch:
         for sequence in item if isinstance(item, tuple) else (item,):
-            length = len(sequence) if isinstance(sequence, str) else sum(map(len, sequence))
+            if isinstance(sequence, str):
+                length = len(sequence)
+            elif isinstance(sequence, (list, tuple)):  # pre-split words; other types fail in the backend
+                length = sum(len(word) for word in sequence if isinstance(word, str))
+            else:
+                continue
             if length > cap:
                 limits.check(
                     "max_text_chars", length, f"a text of {length} characters was given to the tokenizer"

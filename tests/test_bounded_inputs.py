@@ -508,6 +508,14 @@ def test_texts_are_length_capped(tokenizer: PreTrainedTokenizer, call) -> None:
         call(tokenizer, "hello " * 167)
 
 
+@pytest.mark.parametrize(
+    "text", [["hello", 5], [["hello"], ["world", None]], ("hello", 5)], ids=["batch", "split", "tuple"]
+)
+def test_texts_of_the_wrong_type_stay_tokenizer_errors(tokenizer: PreTrainedTokenizer, text: object) -> None:
+    with pytest.raises(TokenizerError):
+        tokenizer(text, is_split_into_words=isinstance(text[0], list))
+
+
 # ------------------------------------------------------------------ tokenizer_config.json values
 
 
