@@ -19,10 +19,13 @@ from autohub_core.hub import HubOptions, resolve_file
 __all__ = [
     "CONFIG_NAME",
     "ROPE_TYPES",
+    "ROTARY_DECODER_CONSTRAINTS",
+    "ROTARY_DECODER_RULES",
     "Constraint",
     "PretrainedConfig",
     "Rule",
     "boolean",
+    "check_rules",
     "int_or_ints",
     "integer",
     "list_of",
@@ -390,6 +393,53 @@ def _where(source: str | os.PathLike | None) -> str:
     return f"{source}: " if source else ""
 
 
+def check_rules(
+    values: Mapping[str, Any],
+    rules: Mapping[str, Rule],
+    constraints: tuple[Constraint, ...] = (),
+    source: str | os.PathLike | None = None,
+) -> None:
+    """Check each of ``values`` that has a rule, then each constraint whose keys are all set;
+    raise :class:`ConfigError` naming the first bad key (and ``source``, a file, when given)."""
+    for key, value in values.items():
+        rule = rules.get(key)
+        if rule is not None:
+            rule.check(key, value, source)
+    for constraint in constraints:
+        related = [values.get(key) for key in constraint.keys]
+        if any(value is None for value in related) or constraint.holds(*related):
+            continue
+        shown = ", ".join(
+            f"{key} = {_short(value)}" for key, value in zip(constraint.keys, related, strict=True)
+        )
+        raise ConfigError(f"{_where(source)}config values {shown} are inconsistent: {constraint.description}")
+
+
+#: The keys a decoder built from :mod:`autohub_core.rotary` reads; a family with such a decoder
+#: starts its ``config_rules`` from these (``rope_theta`` is the legacy top-level key).
+ROTARY_DECODER_RULES: dict[str, Rule] = {
+    "vocab_size": positive_int(),
+    "hidden_size": positive_int(),
+    "intermediate_size": positive_int(),
+    "num_hidden_layers": positive_int(),
+    "num_attention_heads": positive_int(),
+    "num_key_value_heads": optional(positive_int()),
+    "head_dim": optional(positive_int()),
+    "hidden_act": string(),
+    "max_position_embeddings": positive_int(),
+    "initializer_range": number(0),
+    "rms_norm_eps": number(0),
+    "use_cache": boolean(),
+    "rope_parameters": rope_parameters(),
+    "rope_theta": number(0, exclusive_minimum=True),
+    "attention_dropout": probability(),
+}
+#: Query heads share key/value heads in whole groups; the padding id indexes the embeddings.
+ROTARY_DECODER_CONSTRAINTS: tuple[Constraint, ...] = (
+    multiple_of("num_attention_heads", "num_key_value_heads"),
+    valid_index("pad_token_id", "vocab_size"),
+)
+
 _TOKEN_ID = optional(integer())
 #: The keys every config has (:class:`PretrainedConfig`'s own); families add theirs.
 _COMMON_RULES: dict[str, Rule] = {
@@ -538,18 +588,7 @@ class PretrainedConfig:
         :class:`ConfigError` (:class:`UnsupportedConfigError` for values the family does not
         implement) naming the key, its value, what was expected and ``source`` when given.
         """
-        attributes = self.__dict__
-        self.check_values({key: attributes[key] for key in self.merged_rules() if key in attributes}, source)
-        for constraint in self.merged_constraints():
-            values = [attributes.get(key) for key in constraint.keys]
-            if any(value is None for value in values) or constraint.holds(*values):
-                continue
-            shown = ", ".join(
-                f"{key} = {_short(value)}" for key, value in zip(constraint.keys, values, strict=True)
-            )
-            raise ConfigError(
-                f"{_where(source)}config values {shown} are inconsistent: {constraint.description}"
-            )
+        check_rules(self.__dict__, self.merged_rules(), self.merged_constraints(), source)
 
     # -- dict / json -----------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.configuration import ROTARY_DECODER_CONSTRAINTS, ROTARY_DECODER_RULES, check_rules
+from autohub_core.errors import UnsupportedConfigError
 from autohub_core.layers import attention, get_activation
 
 __all__ = [
@@ -52,31 +53,15 @@ DECODER_TP_PLAN: dict[str, str] = {
 KeyValue = tuple[torch.Tensor, torch.Tensor]
 SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "yarn")
 
-_POSITIVE_INTEGER_KEYS = (
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "head_dim",
-    "vocab_size",
-)
-
 
 def check_rotary_decoder_config(config: Any, distribution: str) -> None:
-    """Raise on config values a rotary decoder cannot use: sizes that are not positive
-    integers, heads that do not group, an unknown ``hidden_act``, an unsupported
-    ``rope_parameters`` or ``partial_rotary_factor``. ``distribution`` (``"autohub-<family>"``)
-    is named in the "not supported" messages."""
-    for key in _POSITIVE_INTEGER_KEYS:
-        value = getattr(config, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"config key {key!r} must be a positive integer, got {value!r}")
-    if config.num_attention_heads % config.num_key_value_heads:
-        raise ConfigError(
-            f"config key 'num_attention_heads' ({config.num_attention_heads}) must be a multiple of "
-            f"'num_key_value_heads' ({config.num_key_value_heads})"
-        )
+    """Raise on config values a rotary decoder cannot use: those its rules refuse
+    (:meth:`~autohub_core.configuration.PretrainedConfig.validate`: sizes, head grouping, RoPE keys
+    per rope type ...), an unknown ``hidden_act``, a rope type or ``partial_rotary_factor`` it does
+    not implement. ``distribution`` (``"autohub-<family>"``) is named in the "not supported" messages."""
+    config.validate()
+    present = {key: getattr(config, key, None) for key in ROTARY_DECODER_RULES if key != "rope_theta"}
+    check_rules(present, ROTARY_DECODER_RULES, ROTARY_DECODER_CONSTRAINTS)
     get_activation(config.hidden_act)
     rope = config.rope_parameters
     if not isinstance(rope, dict) or rope.get("rope_type") not in SUPPORTED_ROPE_TYPES:

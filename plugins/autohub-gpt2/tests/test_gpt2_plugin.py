@@ -32,5 +32,5 @@ def test_heads_and_config_resolve() -> None:
         "token-classification",
         "question-answering",
     }
-    config = AutoConfig.for_model("gpt2", n_embd=16)
+    config = AutoConfig.for_model("gpt2", n_embd=16, n_head=4)
     assert type(config).__name__ == "GPT2Config" and config.hidden_size == 16

@@ -310,7 +310,14 @@ def test_fresh_model_saves_and_reloads(tmp_path: Path) -> None:
 
 def test_unsupported_rope_type_names_the_key(tmp_path: Path) -> None:
     config = AutoConfig.for_model(
-        FAMILY, **TINY, rope_parameters={"rope_type": "longrope", "rope_theta": 1.0}
+        FAMILY,
+        **TINY,
+        rope_parameters={
+            "rope_type": "longrope",
+            "rope_theta": 1.0,
+            "short_factor": [1.0],
+            "long_factor": [1.0],
+        },
     )
     with pytest.raises(UnsupportedConfigError, match="rope_parameters"):
         AutoModelForCausalLM.from_config(config)

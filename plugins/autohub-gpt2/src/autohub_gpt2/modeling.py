@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.errors import UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     Conv1D,
@@ -59,18 +59,6 @@ def _check_supported(config: GPT2Config) -> None:
         raise UnsupportedConfigError(
             "config key 'add_cross_attention' = True (GPT-2 as a seq2seq decoder) is not supported by autohub-gpt2"
         )
-    for key in ("n_embd", "n_head", "n_layer", "n_positions", "vocab_size"):
-        value = getattr(config, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"config key {key!r} must be a positive integer, got {value!r}")
-    if config.n_embd % config.n_head:
-        raise ConfigError(
-            f"config key 'n_embd' ({config.n_embd}) must be a multiple of 'n_head' ({config.n_head})"
-        )
-    if config.n_inner is not None and (
-        isinstance(config.n_inner, bool) or not isinstance(config.n_inner, int) or config.n_inner <= 0
-    ):
-        raise ConfigError(f"config key 'n_inner' must be None or a positive integer, got {config.n_inner!r}")
     get_activation(config.activation_function, "activation_function")
 
 

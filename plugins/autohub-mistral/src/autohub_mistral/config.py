@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from autohub_core.configuration import (
+    ROTARY_DECODER_CONSTRAINTS,
+    ROTARY_DECODER_RULES,
     PretrainedConfig,
     Rule,
-    boolean,
-    multiple_of,
-    number,
     optional,
     positive_int,
-    probability,
-    rope_parameters,
     standardize_rope_parameters,
-    string,
-    valid_index,
 )
 
 
@@ -31,27 +26,10 @@ class MistralConfig(PretrainedConfig):
     model_type = "mistral"
     attribute_map = {"rope_scaling": "rope_parameters"}
     config_rules: ClassVar[dict[str, Rule]] = {
-        "vocab_size": positive_int(),
-        "hidden_size": positive_int(),
-        "intermediate_size": positive_int(),
-        "num_hidden_layers": positive_int(),
-        "num_attention_heads": positive_int(),
-        "num_key_value_heads": optional(positive_int()),
-        "head_dim": optional(positive_int()),
-        "hidden_act": string(),
-        "max_position_embeddings": positive_int(),
-        "initializer_range": number(0),
-        "rms_norm_eps": number(0),
-        "use_cache": boolean(),
-        "rope_parameters": rope_parameters(),
-        "rope_theta": number(0, exclusive_minimum=True),
-        "attention_dropout": probability(),
+        **ROTARY_DECODER_RULES,
         "sliding_window": optional(positive_int()),
     }
-    config_constraints = (
-        multiple_of("num_attention_heads", "num_key_value_heads"),
-        valid_index("pad_token_id", "vocab_size"),
-    )
+    config_constraints = ROTARY_DECODER_CONSTRAINTS
 
     def __init__(
         self,

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from autohub_core.errors import ConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     causal_lm_loss,
@@ -57,9 +56,6 @@ __all__ = [
 
 def _check_supported(config: MistralConfig) -> None:
     check_rotary_decoder_config(config, "autohub-mistral")
-    window = config.sliding_window
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window <= 0):
-        raise ConfigError(f"config key 'sliding_window' must be a positive integer or null, got {window!r}")
 
 
 # -- layers ----------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ __all__ = [
 def _check_supported(config: Qwen2Config) -> None:
     check_rotary_decoder_config(config, "autohub-qwen2")
     layer_types = config.layer_types
-    if not isinstance(layer_types, list) or len(layer_types) != config.num_hidden_layers:
+    if not isinstance(layer_types, list):
         raise ConfigError(f"config key 'layer_types' must list one type per layer, got {layer_types!r}")
     for layer_type in layer_types:
         if layer_type not in ("full_attention", "sliding_attention"):

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autohub_core.errors import ConfigError, UnsupportedConfigError
+from autohub_core.errors import ConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     additive_mask,
@@ -83,36 +83,15 @@ __all__ = [
 
 logger = logging.getLogger("autohub")
 
-POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
-
 #: One entry per layer: self-attention (key, value), then cross-attention (key, value) once computed.
 KeyValueCache = tuple[tuple[torch.Tensor, ...], ...]
 
 
 def _check_supported(config: RobertaConfig) -> None:
-    position_embedding_type = _position_embedding_type(config)
-    if position_embedding_type not in POSITION_EMBEDDING_TYPES:
-        raise UnsupportedConfigError(
-            f"config key 'position_embedding_type' = {position_embedding_type!r} is not supported "
-            f"by autohub-roberta (one of {', '.join(POSITION_EMBEDDING_TYPES)})"
-        )
+    """What RobertaConfig's value rules (checked when the model is built) do not say."""
     if config.add_cross_attention and not config.is_decoder:
         raise ConfigError(
             "config key 'add_cross_attention' = True needs 'is_decoder' = True (cross-attention is a decoder's)"
-        )
-    for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size"):
-        value = getattr(config, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"config key {key!r} must be a positive integer, got {value!r}")
-    if config.hidden_size % config.num_attention_heads:
-        raise ConfigError(
-            f"config key 'hidden_size' ({config.hidden_size}) must be a multiple of "
-            f"'num_attention_heads' ({config.num_attention_heads})"
-        )
-    if isinstance(config.pad_token_id, bool) or not isinstance(config.pad_token_id, int):
-        raise ConfigError(
-            f"config key 'pad_token_id' must be an integer (RoBERTa's position ids start after it), "
-            f"got {config.pad_token_id!r}"
         )
     get_activation(config.hidden_act)
 
