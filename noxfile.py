@@ -112,6 +112,7 @@ FLOOR_TESTS = [
     "tests/test_plugins_faults.py",
     "tests/test_finetune_example.py",
     "tests/test_config_validation.py",
+    "tests/test_generation_config_validation.py",
     "plugins/autohub-bert/tests/test_conformance.py",
 ]
 #: Left out of ``floors`` by path, each because it compares against transformers (or
