@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import sys
+import traceback
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,7 @@ __all__ = ["checkpoint_summary", "main", "plugins_summary"]
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
 _SAFETENSORS_DTYPE_BYTES = {
     "F64": 8,
     "F32": 4,
@@ -718,13 +720,22 @@ def _seed(value: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
-    """Entry point of the ``autohub`` console script; returns the exit status."""
+    """Entry point of the ``autohub`` console script; returns the exit status.
+
+    0: success. 2: a problem with the input autohub detected (one line on stderr; argparse's
+    usage errors too). 1: anything else reached this far, an autohub bug or an exception a
+    plugin or native library let through (one line on stderr, ``--debug`` shows the traceback).
+    130: interrupted (Ctrl-C).
+    """
     # torch warns on import when numpy is absent (a wheel-only install); it works without it.
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
     out, err = sys.stdout, sys.stderr
     stdin = stdin if stdin is not None else sys.stdin
-    top = _parser().parse_args(argv)
-    args = _command_parser(top.command).parse_intermixed_args(top.arguments)
+    try:
+        top = _parser().parse_args(argv)
+        args = _command_parser(top.command).parse_intermixed_args(top.arguments)
+    except KeyboardInterrupt:
+        return _interrupted(err)
     args.command = top.command
     args.debug = args.debug or top.debug
     try:
@@ -746,6 +757,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
                 _print_summary(summary, out)
             return 0
         return _run(args, out, err, stdin)
+    except KeyboardInterrupt:
+        return _interrupted(err)
     except AutohubError as error:
         if args.debug:
             raise
@@ -755,19 +768,27 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())
-        return 1
-    except KeyboardInterrupt:
-        err.write("autohub: interrupted\n")
-        return 130
-    except Exception as error:  # a bug, not bad input: one line asking for a report
+        return EXIT_INTERNAL
+    except BaseException as error:  # a bug, or SystemExit / a native panic let through: one line
         if args.debug:
             raise
         message = str(error).splitlines()[0] if str(error) else ""
         err.write(
-            f"autohub: internal error: {type(error).__name__}: {message} "
-            "(please report it with the output of --debug)\n"
+            f"autohub: internal error: {type(error).__name__}: {message} (raised at {_raised_at(error)}; "
+            "please report it with the output of --debug)\n"
         )
         return EXIT_INTERNAL
+
+
+def _interrupted(err: TextIO) -> int:
+    err.write("autohub: interrupted\n")
+    return EXIT_INTERRUPTED
+
+
+def _raised_at(error: BaseException) -> str:
+    """``file.py:line`` of the innermost frame ``error`` went through."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
 def _console_main() -> None:

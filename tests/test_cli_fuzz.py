@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,20 +22,26 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from autohub_core import cli, limits
 from autohub_core.cli import main
 from autohub_core.tasks import TASK_NAMES
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
+import hostile_folders
 from test_cli import save_tiny_t5
 from tiny_models import save_tiny_bert
+
+CASES: Counter[str] = Counter()
 
 Folders = dict[str, Path]
 
 
 def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
-    """``main(argv)`` with stdout and stderr captured; SystemExit (argparse) becomes the status."""
+    """``main(argv)`` with stdout and stderr captured; SystemExit (argparse) becomes the status.
+
+    Runs under :func:`hostile_folders.bounded`: unbounded work fails the test instead of hanging it."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), hostile_folders.bounded():
         try:
             status = main(argv, stdin=io.StringIO(stdin))
         except SystemExit as exit_info:
@@ -44,7 +53,7 @@ def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
 
 def assert_clean(argv: list[str], status: int, out: str, err: str) -> None:
     """The CLI's promise for any input."""
-    assert status in (0, 2), f"status {status} for {argv}: {err}"
+    assert status in (0, 2), f"status {status}: {err.strip()[-600:]} for {[arg[:80] for arg in argv]}"
     assert "Traceback (most recent call last)" not in out + err, argv
     if status == 2:
         errors = [line for line in err.splitlines() if "error:" in line]
@@ -139,7 +148,25 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Folders:
     found["generation-config-bad-value"] = _edit_json(
         _copy(t5, root / "generation-config-bad-value"), "generation_config.json", num_beams="four"
     )
+    catalogue = hostile_folders.materialise_all(hostile_folders.save_bases(root / "bases"), root / "hostile")
+    found.update({f"h/{name}": path for name, path in catalogue.items()})
     return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_limits() -> Iterator[None]:
+    """Caps small enough that the catalogue's shapes exceeding them are refused fast."""
+    limits.configure(max_new_tokens=64, max_num_labels=10_000, chat_template_seconds=2.0)
+    yield
+    limits.reset()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_case_counts() -> Iterator[None]:
+    yield
+    print("\nCLI fuzz cases run per target:")
+    for target, count in sorted(CASES.items()):
+        print(f"  {target:<40} {count}")
 
 
 @pytest.fixture(autouse=True)
@@ -167,8 +194,94 @@ def test_broken_folders_give_one_line_errors(folders: Folders, name: str) -> Non
     for task in ("fill-mask", "feature-extraction", "text-classification", "text2text-generation"):
         commands.append(["run", model, "--task", task, _TEXT_FOR.get(task, "hello world")])
     for argv in commands:
+        CASES["broken folders x commands"] += 1
         status, out, err = run(argv)
         assert_clean(argv, status, out, err)
+
+
+_HOSTILE_COMMANDS = {
+    "bert": [
+        ["fill-mask", "hello [MASK] world"],
+        ["text-classification", "hello"],
+        ["feature-extraction", "hi"],
+    ],
+    "llama": [
+        ["text-generation", "hello world"],
+        ["text-classification", "hello"],
+        ["feature-extraction", "hi"],
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(hostile_folders.CATALOGUE))
+def test_catalogue_folders_give_one_line_errors(folders: Folders, name: str) -> None:
+    """Each hostile shape of tests/hostile_folders.py: inspect (text and JSON) and the base's tasks."""
+    model = str(folders[f"h/{name}"])
+    commands = [["inspect", model], ["inspect", model, "--json"]]
+    for task, text in _HOSTILE_COMMANDS[hostile_folders.CATALOGUE[name].base]:
+        commands.append(["run", model, "--task", task, text, "hello" * 600])
+    with _quiet_logging():
+        for argv in commands:
+            CASES["catalogue shapes x commands"] += 1
+            status, out, err = run(argv)
+            assert_clean(argv, status, out, err)
+
+
+class PanicException(BaseException):
+    """Stands for pyo3's PanicException (a BaseException) escaping a native library."""
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "line"),
+    [
+        (SystemExit(3), 1, "autohub: internal error: SystemExit: 3 (raised at"),
+        (PanicException("Onig: retry-limit-in-match over"), 1, "autohub: internal error: PanicException:"),
+        (GeneratorExit(), 1, "autohub: internal error: GeneratorExit:"),
+        (KeyboardInterrupt(), 130, "autohub: interrupted"),
+    ],
+)
+def test_base_exceptions_from_plugins_end_in_one_line(
+    folders: Folders, monkeypatch: pytest.MonkeyPatch, raised: BaseException, status: int, line: str
+) -> None:
+    """Whatever code autohub runs for a command raises (a plugin calling sys.exit(), a native panic,
+    Ctrl-C), the process is not killed by it: one line on stderr, a status, no traceback."""
+
+    def hostile(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(cli, "checkpoint_summary", hostile)
+    CASES["BaseException containment"] += 1
+    code, out, err = run(["inspect", str(folders["bert"])])
+    assert code == status and out == ""
+    assert err.startswith(line) and err.count("\n") == 1, err
+    if not isinstance(raised, SystemExit | KeyboardInterrupt):  # --debug lets the real exception out
+        with pytest.raises(type(raised)):
+            run(["--debug", "inspect", str(folders["bert"])])
+
+
+def test_the_real_process_prints_no_python_traceback(folders: Folders) -> None:
+    """``python -m autohub_core.cli`` on the shapes whose failure comes from native code or a
+    template: exit 2, the last stderr line is autohub's error, no Python traceback. (A Rust panic
+    message may precede it: the tokenizers library prints it before autohub sees the exception.)"""
+    for name, task, text in [
+        ("tokenizer-split-regex", "feature-extraction", "hello" * 600),
+        ("chat-template-loops-forever", "text-generation", "hello"),
+        ("weights-empty-header", "text-generation", "hello"),
+    ]:
+        CASES["real process"] += 1
+        argv = ["run", str(folders[f"h/{name}"]), "--task", task, text]
+        done = subprocess.run(
+            [sys.executable, "-m", "autohub_core.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "AUTOHUB_MAX_NEW_TOKENS": "64"},
+            check=False,
+        )
+        assert "Traceback (most recent call last)" not in done.stdout + done.stderr, done.stderr
+        assert done.returncode in (0, 2), (name, done.returncode, done.stderr)
+        if done.returncode == 2:
+            assert done.stderr.splitlines()[-1].startswith("autohub: error: "), done.stderr
 
 
 def test_good_folders_run_every_task(folders: Folders) -> None:
@@ -185,7 +298,10 @@ def test_good_folders_run_every_task(folders: Folders) -> None:
 
 # -- random argument vectors ----------------------------------------------------------------------
 
-MODELS = ["bert", "t5", "empty", "a-file", "no-config", "weights-truncated", "no-tokenizer", "unknown-type"]
+MODELS = [
+    "bert", "t5", "empty", "a-file", "no-config", "weights-truncated", "no-tokenizer", "unknown-type",
+    *(f"h/{name}" for name in hostile_folders.CATALOGUE),
+]  # fmt: skip
 OPTION_VALUES: dict[str, list[str]] = {
     "--task": [*TASK_NAMES, "poetry", ""],
     "--file": ["{missing}", "{folder}", "{binary}", "{texts}", "{empty-file}"],
@@ -298,6 +414,7 @@ def test_random_argument_vectors(values: dict[str, str], argv: list[str], stdin:
     argv = [arg.format(**values) if arg.startswith("{") and arg.endswith("}") else arg for arg in argv]
     with _quiet_logging():
         status, out, err = run(argv, stdin)
+    CASES["random argument vectors"] += 1
     event(
         "ran" if status == 0 else "usage error" if "usage:" in err else "autohub error" if err else "exit 0"
     )

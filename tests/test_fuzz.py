@@ -1,6 +1,7 @@
 """Fuzzing the file formats autohub reads: only typed ``AutohubError`` subclasses may escape.
 
-Targets: config.json, model.safetensors, tokenizer files and the sharded-weights index.
+Targets: config.json, model.safetensors, tokenizer files, the sharded-weights index, and
+generation_config.json (loaded and used by ``generate()`` on a tiny GPT-2).
 Each test counts the cases it ran; the counts are printed at the end of the module (``-s``).
 Runs are derandomized (reproducible in CI); set ``AUTOHUB_FUZZ_RANDOM=1`` for fresh cases
 and ``AUTOHUB_FUZZ_SCALE=10`` for ten times more of them.
@@ -8,10 +9,12 @@ and ``AUTOHUB_FUZZ_SCALE=10`` for ten times more of them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import struct
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -27,13 +30,19 @@ from autohub_core import (
     AutoConfig,
     AutohubError,
     AutoModel,
+    AutoModelForCausalLM,
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     CheckpointNotFoundError,
     TokenizerError,
     WeightsError,
+    limits,
 )
+from autohub_core.generation import GenerationConfig
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
+from hostile_folders import bounded, origin
 
 SCALE = int(os.environ.get("AUTOHUB_FUZZ_SCALE", "1"))
 CASES: Counter[str] = Counter()
@@ -464,3 +473,131 @@ def test_fuzz_index_never_reads_outside(bert_checkpoint: Path, weight_map: Any) 
     if error is None:
         assert inside_only, f"loaded although the index names {weight_map}"
     shutil.rmtree(root)
+
+
+# -- generation_config.json ------------------------------------------------------------------
+
+GENERATION_KEYS = [
+    "max_new_tokens",
+    "max_length",
+    "min_length",
+    "min_new_tokens",
+    "do_sample",
+    "temperature",
+    "top_k",
+    "top_p",
+    "repetition_penalty",
+    "num_beams",
+    "num_return_sequences",
+    "length_penalty",
+    "early_stopping",
+    "no_repeat_ngram_size",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "decoder_start_token_id",
+    "use_cache",
+    "return_dict_in_generate",
+    "output_scores",
+]
+generation_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 40),
+    st.sampled_from([*HUGE, 10**6, 10**9, -(2**63), 99, 100]),  # 99 = vocab_size: one past the last id
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["4", "never", "", "greedy"]),
+    st.lists(st.integers(-3, 10**6), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+extreme_counts = st.one_of(st.integers(0, 6), st.integers(-3, -1), st.sampled_from([10**6, 10**9, 2**63]))
+extreme_floats = st.one_of(
+    st.floats(-2, 3), st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.0, 1e-30, 1e30])
+)
+token_ids = st.one_of(st.integers(-3, 101), st.sampled_from([10**6, 2**63]))
+#: Values of the key's own type, at the edges of (or past) their range: they pass type checks and
+#: reach generate().
+TYPED_EXTREMES: dict[str, st.SearchStrategy[Any]] = {
+    **dict.fromkeys(
+        [
+            "max_new_tokens",
+            "max_length",
+            "min_length",
+            "min_new_tokens",
+            "top_k",
+            "num_beams",
+            "num_return_sequences",
+            "no_repeat_ngram_size",
+        ],
+        extreme_counts,
+    ),
+    **dict.fromkeys(["temperature", "top_p", "repetition_penalty", "length_penalty"], extreme_floats),
+    **dict.fromkeys(
+        ["do_sample", "use_cache", "early_stopping", "return_dict_in_generate", "output_scores"],
+        st.booleans(),
+    ),
+    **dict.fromkeys(
+        ["bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"],
+        st.one_of(token_ids, st.lists(token_ids, max_size=3)),
+    ),
+}
+generation_documents = st.lists(
+    st.sampled_from(GENERATION_KEYS).flatmap(
+        lambda key: st.tuples(
+            st.just(key), st.one_of(TYPED_EXTREMES[key], TYPED_EXTREMES[key], generation_values)
+        )
+    ),
+    max_size=6,
+).map(dict)
+
+
+@pytest.fixture(scope="module")
+def gpt2_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny autohub GPT-2 causal LM (config.json + model.safetensors, vocabulary of 99 ids)."""
+    directory = tmp_path_factory.mktemp("fuzz-gpt2")
+    torch.manual_seed(0)
+    config = AutoConfig.for_model(
+        "gpt2", vocab_size=99, n_positions=64, n_embd=16, n_layer=1, n_head=2, bos_token_id=1, eos_token_id=2
+    )
+    AutoModelForCausalLM.from_config(config).save_pretrained(directory)
+    return directory
+
+
+@fuzz_settings(120)
+@given(document=generation_documents, raw_suffix=st.sampled_from(["", "NaN", "Infinity", "-Infinity"]))
+def test_fuzz_generation_config(gpt2_checkpoint: Path, document: dict[str, Any], raw_suffix: str) -> None:
+    """generation_config.json of hostile values (wrong types, negatives, huge, NaN, nested, ids past
+    the vocabulary): GenerationConfig.from_pretrained, from_pretrained of the model (which reads it) and
+    generate() with it succeed or raise an AutohubError, within bounded time and memory."""
+    CASES["generation_config.json"] += 1
+    directory = fresh_copy(gpt2_checkpoint, "config.json", "model.safetensors")
+    text = json.dumps(document)
+    if raw_suffix and document:  # Python's json writes NaN / Infinity literals, as a hostile file may
+        text = text[:-1] + f', "temperature": {raw_suffix}}}'
+    (directory / "generation_config.json").write_text(text)
+    input_ids = torch.tensor([[1, 5, 7, 9]])
+    previous = limits.configure(max_new_tokens=32)
+    try:
+        with bounded():
+            error = expect_typed(lambda: GenerationConfig.from_pretrained(directory), AutohubError)
+            CASES[f"  GenerationConfig.from_pretrained: {type(error).__name__ if error else 'ok'}"] += 1
+            try:
+                model = AutoModelForCausalLM.from_pretrained(directory)
+            except AutohubError as refused:
+                CASES[f"  model from_pretrained: {type(refused).__name__}"] += 1
+                return
+            attention_mask = torch.ones_like(input_ids)
+            error = expect_typed(
+                lambda: model.generate(input_ids, attention_mask=attention_mask), AutohubError
+            )
+            CASES[f"  generate: {type(error).__name__ if error else 'ok'}"] += 1
+    except BaseException as error:
+        if isinstance(error, AssertionError):
+            raise
+        raise AssertionError(
+            f"generation_config.json {text}: {type(error).__module__}.{type(error).__name__}: "
+            f"{str(error)[:300]} at {origin(error)}"
+        ) from error
+    finally:
+        limits.configure(**dataclasses.asdict(previous))
+        shutil.rmtree(directory)
