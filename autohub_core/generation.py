@@ -46,6 +46,7 @@ from autohub_core.hub import HubOptions, resolve_file
 
 __all__ = [
     "GENERATION_CONFIG_NAME",
+    "OPTION_RULES",
     "GenerationConfig",
     "GenerationMixin",
     "TextIteratorStreamer",
