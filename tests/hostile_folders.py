@@ -591,7 +591,7 @@ class UnboundedWork(BaseException):
 
 
 @contextlib.contextmanager
-def bounded(cpu_seconds: float = 10.0, extra_memory_bytes: int = 3 << 30) -> Iterator[None]:
+def bounded(cpu_seconds: float = 10.0, extra_memory_bytes: int = 4 << 30) -> Iterator[None]:
     """Run the body under a CPU-time alarm and an address-space cap (Linux), so that a hostile
     input escaping autohub's own limits fails the test with :class:`UnboundedWork` (or a
     ``MemoryError``) instead of hanging CI or exhausting the machine's memory. CPU time, not
@@ -603,10 +603,12 @@ def bounded(cpu_seconds: float = 10.0, extra_memory_bytes: int = 3 << 30) -> Ite
         raise UnboundedWork(f"still running after {cpu_seconds} s of CPU time")
 
     previous_handler = signal.signal(signal.SIGPROF, expire)
+    global _baseline_address_space
     previous_limit = resource.getrlimit(resource.RLIMIT_AS)
-    address_space = _address_space_bytes()
-    if address_space is not None:
-        soft, hard = address_space + extra_memory_bytes, previous_limit[1]
+    if _baseline_address_space is None:  # fixed once: what a leaking case keeps cannot raise the cap
+        _baseline_address_space = _address_space_bytes()
+    if _baseline_address_space is not None:
+        soft, hard = _baseline_address_space + extra_memory_bytes, previous_limit[1]
         resource.setrlimit(
             resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
         )
@@ -617,6 +619,9 @@ def bounded(cpu_seconds: float = 10.0, extra_memory_bytes: int = 3 << 30) -> Ite
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous_handler)
         resource.setrlimit(resource.RLIMIT_AS, previous_limit)
+
+
+_baseline_address_space: int | None = None
 
 
 def _address_space_bytes() -> int | None:
