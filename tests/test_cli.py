@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import struct
 import subprocess
@@ -1048,10 +1049,11 @@ def test_a_bug_is_one_line_asking_for_a_report(
     monkeypatch.setattr(tasks.FillMask, "run", broken)
     status, out, err = run_cli(capsys, "run", str(checkpoints["masked"]), "--task", "fill-mask", "a [MASK]")
     assert (status, out) == (1, "")
-    assert (
-        err
-        == "autohub: internal error: RuntimeError: an autohub bug (please report it with the output of --debug)\n"
-    )
+    assert re.fullmatch(
+        r"autohub: internal error: RuntimeError: an autohub bug \(raised at test_cli\.py:\d+; "
+        r"please report it with the output of --debug\)\n",
+        err,
+    ), err
     with pytest.raises(RuntimeError):
         main(
             ["run", str(checkpoints["masked"]), "--task", "fill-mask", "--debug", "a [MASK]"],
