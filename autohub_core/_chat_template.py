@@ -138,6 +138,21 @@ def _bounded_loop(iterable: nodes.Expr) -> nodes.Expr:
     )
 
 
+class _GenerationTag(jinja2.ext.Extension):
+    """transformers' ``{% generation %}...{% endgeneration %}`` (it marks the assistant's text for
+    ``return_assistant_tokens_mask``): rendered as its body, as transformers renders it."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> nodes.CallBlock:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+    def _body(self, caller: Callable[[], str]) -> str:
+        return caller()
+
+
 class _BoundedFormatterMixin:
     """``str.format`` fields whose width or precision exceeds the budget are refused unformatted."""
 
@@ -163,7 +178,9 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def __init__(self) -> None:
-        super().__init__(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+        super().__init__(
+            trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols, _GenerationTag]
+        )
         self.budget = _Budget()
         self.filters = {name: self._bounded_filter(name, func) for name, func in self.filters.items()}
         self.filters["tojson"] = self._tojson

@@ -290,6 +290,16 @@ def test_hostile_templates_are_refused_before_the_work(
     assert time.monotonic() - started < 5
 
 
+def test_generation_blocks_render_their_body(tokenizer: PreTrainedTokenizer) -> None:
+    template = (
+        "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}!{% endgeneration %}"
+        "{% else %}{{ m.content }}{% endif %}|{% endfor %}"
+    )
+    assert tokenizer.apply_chat_template(MESSAGES[:3], chat_template=template, tokenize=False) == (
+        "Be brief.|Héllo, wörld! 数字 😀|<think>\nhm</think>\n\nHi there!|"
+    )
+
+
 def test_limits_are_configurable(tokenizer: PreTrainedTokenizer) -> None:
     template = "{% for i in range(n) %}{{ 'ab' }}{% endfor %}"
     assert (
