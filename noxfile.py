@@ -124,6 +124,7 @@ FLOOR_EXCLUDED = [
     "tests/test_attn_implementation.py",
     "tests/test_cli.py",
     "tests/test_cli_fuzz.py",
+    "tests/test_config_validation_families.py",
     "tests/test_device_map.py",
     "tests/test_distributed_training.py",
     "tests/test_docs.py",

@@ -521,7 +521,9 @@ class PretrainedConfig:
                 raise ConfigError(
                     f"cannot set config key {key!r} on {type(self).__name__}: {error}"
                 ) from error
-        self.validate()
+        # Each value's own rule; relations between keys are checked by from_dict and when a model
+        # is built, so a config can be built and then changed key by key.
+        check_rules(self.__dict__, self.merged_rules())
 
     # -- attribute aliases ---------------------------------------------------------------
 
@@ -584,7 +586,7 @@ class PretrainedConfig:
     def validate(self, source: str | os.PathLike | None = None) -> None:
         """Check every attribute that has a rule, then the constraints between them.
 
-        Called when a config is built and when a model is built from it; raises
+        Called by :meth:`from_dict` (every load) and when a model is built; raises
         :class:`ConfigError` (:class:`UnsupportedConfigError` for values the family does not
         implement) naming the key, its value, what was expected and ``source`` when given.
         """
@@ -662,8 +664,7 @@ class PretrainedConfig:
                     setattr(config, key, _dtype_name(value) if key in ("dtype", "torch_dtype") else value)
                 else:
                     unused[key] = value
-            if len(unused) < len(kwargs):
-                config.validate(source)
+            config.validate(source)
         except (ConfigError, LimitExceededError) as error:
             if source is None or str(error).startswith(str(source)):
                 raise

@@ -55,14 +55,11 @@ SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "yarn")
 
 
 def check_rotary_decoder_config(config: Any, distribution: str) -> None:
-    """Raise on config values a rotary decoder cannot use: those its rules refuse
-    (:meth:`~autohub_core.configuration.PretrainedConfig.validate`: sizes, head grouping, RoPE keys
-    per rope type ...), an unknown ``hidden_act``, a rope type or ``partial_rotary_factor`` it does
-    not implement. ``distribution`` (``"autohub-<family>"``) is named in the "not supported" messages."""
-    config.validate()
-    present = {key: getattr(config, key, None) for key in ROTARY_DECODER_RULES if key != "rope_theta"}
-    check_rules(present, ROTARY_DECODER_RULES, ROTARY_DECODER_CONSTRAINTS)
-    get_activation(config.hidden_act)
+    """Raise on config values a rotary decoder cannot use: a rope type or ``partial_rotary_factor``
+    it does not implement, an unknown ``hidden_act`` (``UnsupportedConfigError``, naming
+    ``distribution``, ``"autohub-<family>"``), and values :data:`ROTARY_DECODER_RULES` /
+    :data:`ROTARY_DECODER_CONSTRAINTS` refuse (``ConfigError``: sizes, head grouping, RoPE keys per
+    rope type ...), whatever rules the config's class declares."""
     rope = config.rope_parameters
     if not isinstance(rope, dict) or rope.get("rope_type") not in SUPPORTED_ROPE_TYPES:
         rope_type = rope.get("rope_type") if isinstance(rope, dict) else rope
@@ -75,6 +72,10 @@ def check_rotary_decoder_config(config: Any, distribution: str) -> None:
             f"config key 'partial_rotary_factor' != 1.0 is not supported by {distribution} "
             "(it rotates all dims)"
         )
+    present = {key: getattr(config, key) for key in ROTARY_DECODER_RULES if hasattr(config, key)}
+    present.pop("rope_theta", None)  # a legacy key, read into rope_parameters
+    check_rules(present, ROTARY_DECODER_RULES, ROTARY_DECODER_CONSTRAINTS)
+    get_activation(config.hidden_act)
 
 
 # -- rotary position embeddings ----------------------------------------------------------------

@@ -196,8 +196,11 @@ def test_rules_of_subclasses_merge_with_their_bases() -> None:
         _DerivedFamilyConfig(act="anything")
     with pytest.raises(ConfigError, match="'heads' = 0"):
         _DerivedFamilyConfig.from_dict({"heads": 0})
+    _DerivedFamilyConfig(width=9, heads=2)  # built key by key: relations are checked on load
     with pytest.raises(ConfigError, match="'width' must be a multiple of 'heads'"):
-        _DerivedFamilyConfig(width=9, heads=2)
+        _DerivedFamilyConfig.from_dict({"width": 9, "heads": 2})
+    with pytest.raises(ConfigError, match="'width' must be a multiple of 'heads'"):
+        _DerivedFamilyConfig(width=9, heads=2).validate()
     with pytest.raises(ConfigError, match="'pad_token_id' = 'x'"):
         _DerivedFamilyConfig(pad_token_id="x")
 
@@ -212,10 +215,10 @@ def test_constraints_relate_keys_and_skip_unset_ones() -> None:
         model_type = "rule-test-related"
         config_constraints = (relation,)
 
-    Related(a=1)
-    Related(a=1, b=None)
+    Related.from_dict({"a": 1})
+    Related.from_dict({"a": 1, "b": None})
     with pytest.raises(ConfigError, match="a = 2, b = 1 are inconsistent: a below b"):
-        Related(a=2, b=1)
+        Related.from_dict({"a": 2, "b": 1})
 
 
 @pytest.mark.parametrize(

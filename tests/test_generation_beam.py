@@ -295,7 +295,7 @@ def test_cache_reordering_selects_rows_of_nested_tuples() -> None:
         ({"num_beams": 2, "do_sample": True}, "beam sampling"),
         ({"num_beams": 2, "num_return_sequences": 3}, "cannot exceed num_beams"),
         ({"num_return_sequences": 2}, "needs beam search"),
-        ({"num_beams": 0}, "num_beams must be a positive integer"),
+        ({"num_beams": 0}, "'num_beams' = 0 is invalid: expected an integer >= 1"),
         ({"num_beams": 2, "early_stopping": "sometimes"}, "early_stopping"),
         ({"num_beams": 2, "length_penalty": "long"}, "length_penalty"),
         ({"num_beams": 2, "return_dict_in_generate": True}, "return_dict_in_generate"),

@@ -74,7 +74,11 @@ def test_autoconfig_guesses_type_from_name_when_model_type_missing(tmp_path: pat
 
 def test_config_round_trip_keeps_unknown_keys_and_labels(tmp_path: pathlib.Path) -> None:
     config = ah.AutoConfig.for_model(
-        "bert", hidden_size=64, my_custom_key={"a": [1, 2]}, id2label={"0": "NEG", "1": "POS"}
+        "bert",
+        hidden_size=64,
+        num_attention_heads=4,
+        my_custom_key={"a": [1, 2]},
+        id2label={"0": "NEG", "1": "POS"},
     )
     assert config.id2label == {0: "NEG", 1: "POS"} and config.label2id == {"NEG": 0, "POS": 1}
     assert config.num_labels == 2
@@ -90,7 +94,9 @@ def test_config_round_trip_keeps_unknown_keys_and_labels(tmp_path: pathlib.Path)
 def test_transformers_reads_an_autohub_config(tmp_path: pathlib.Path) -> None:
     import transformers
 
-    ah.AutoConfig.for_model("bert", hidden_size=64, num_labels=3).save_pretrained(tmp_path)
+    ah.AutoConfig.for_model("bert", hidden_size=64, num_attention_heads=4, num_labels=3).save_pretrained(
+        tmp_path
+    )
     theirs = transformers.AutoConfig.from_pretrained(tmp_path)
     assert type(theirs).__name__ == "BertConfig" and theirs.hidden_size == 64 and theirs.num_labels == 3
 
