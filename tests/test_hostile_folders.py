@@ -154,6 +154,10 @@ class Calls:
                 )
             self.call("model.save_pretrained", lambda: model.save_pretrained(self.scratch / "model"))
         self.call(
+            f"{HEADS[self.base].__name__}.from_pretrained(dtype='auto')",
+            lambda: HEADS[self.base].from_pretrained(self.folder, dtype="auto"),
+        )
+        self.call(
             "AutoModelForSequenceClassification.from_pretrained",
             lambda: AutoModelForSequenceClassification.from_pretrained(self.folder),
         )
