@@ -118,15 +118,15 @@ class Calls:
         texts = arguments.get("texts", TEXTS)
         encode = {"padding": True, "truncation": True, "max_length": 16, **arguments.get("encode", {})}
         config = self.call("AutoConfig.from_pretrained", lambda: AutoConfig.from_pretrained(self.folder))
-        if config:
+        if config is not None:
             self.call("config.to_json_string", config.to_json_string)
         tokenizer = self.call(
             "AutoTokenizer.from_pretrained", lambda: AutoTokenizer.from_pretrained(self.folder)
         )
         inputs = None
-        if tokenizer:
+        if tokenizer is not None:
             inputs = self.call("tokenizer(texts)", lambda: tokenizer(texts, return_tensors="pt", **encode))
-            if inputs:
+            if inputs is not None:
                 self.call("tokenizer.batch_decode", lambda: tokenizer.batch_decode(inputs["input_ids"]))
             self.call(
                 "tokenizer.encode(pair)", lambda: tokenizer.encode(texts[0], texts[-1], truncation=True)
@@ -143,9 +143,10 @@ class Calls:
                 "tokenizer.save_pretrained", lambda: tokenizer.save_pretrained(self.scratch / "tokenizer")
             )
         model = self.call(f"{HEADS[self.base].__name__}.from_pretrained", self._load_model)
-        if model:
-            batch = dict(inputs) if inputs else {"input_ids": torch.tensor([[1, 5, 6, 2]])}
-            batch.pop("token_type_ids", None) if self.base == "llama" else None
+        if model is not None:
+            batch = dict(inputs) if inputs is not None else {"input_ids": torch.tensor([[1, 5, 6, 2]])}
+            if self.base == "llama":
+                batch.pop("token_type_ids", None)
             self.call("model(**inputs)", lambda: model(**batch))
             if self.base == "llama":
                 self.call(
