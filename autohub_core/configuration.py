@@ -463,8 +463,8 @@ _COMMON_RULES: dict[str, Rule] = {
     "decoder_start_token_id": _TOKEN_ID,
     "chunk_size_feed_forward": non_negative_int(),
     "num_labels": non_negative_int(),
-    "id2label": Rule("an object of label id to label name", lambda value: isinstance(value, dict)),
-    "label2id": Rule("an object of label name to label id", lambda value: isinstance(value, dict)),
+    "id2label": optional(Rule("an object of label id to label name", lambda value: isinstance(value, dict))),
+    "label2id": optional(Rule("an object of label name to label id", lambda value: isinstance(value, dict))),
 }
 
 

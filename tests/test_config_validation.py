@@ -258,6 +258,7 @@ def test_valid_common_values_load(tmp_path: Path) -> None:
         "dtype": "bfloat16",
         "architectures": ["BertModel"],
         "return_dict": False,
+        "label2id": None,
     }
     config = ah.AutoConfig.from_pretrained(_write_config(tmp_path / "model", values))
     assert config.eos_token_id == [1, 2] and config.pad_token_id == -1 and config.return_dict is False
