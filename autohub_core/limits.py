@@ -146,7 +146,8 @@ def read_json(
             f"(environment variable {Limits.env_var('max_json_depth')})"
         )
     if not isinstance(data, expect):
-        raise error(f"{path} must hold a JSON {expect.__name__}, found {type(data).__name__}")
+        kind = {dict: "object", list: "array"}.get(expect, expect.__name__)
+        raise error(f"{path} must hold a JSON {kind}, found {type(data).__name__}")
     return data
 
 

@@ -1139,7 +1139,9 @@ def _read_index(path: Path) -> dict[str, str]:
     if not isinstance(weight_map, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()
     ):
-        raise WeightsError(f"{path}: 'weight_map' must map tensor names to shard file names")
+        raise WeightsError(
+            f"{path} is not a valid weights index: 'weight_map' must map tensor names to shard file names"
+        )
     return weight_map
 
 
