@@ -81,7 +81,9 @@ def test_kill_9_at_random_moments_leaves_one_whole_checkpoint(tmp_path: Path, mo
             zygote.stdin.write(first + "\n")
             zygote.stdin.flush()
             pid = int(zygote.stdout.readline())
-            time.sleep(rng.uniform(0, 1.5 * timings[first]))  # mostly inside the first save
+            # Anywhere in the child's first few saves (it alternates, so either side can win); at
+            # least 40 ms, since forking and starting the child take a few ms of their own.
+            time.sleep(rng.uniform(0, max(0.04, 3 * (timings["A"] + timings["B"]))))
             os.kill(pid, signal.SIGKILL)  # raises ProcessLookupError if the child had failed
             deadline = time.monotonic() + 10
             while not _gone(pid) and time.monotonic() < deadline:
