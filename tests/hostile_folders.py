@@ -404,6 +404,9 @@ def _index(
     return breaks
 
 
+_INDEX_REPLACES_WEIGHTS = "model.safetensors"  # the index shapes delete it: not stackable with weights shapes
+
+
 def _bert_key_map(shard: str) -> dict[str, str]:
     return {"bert.embeddings.word_embeddings.weight": shard, "cls.predictions.bias": shard}
 
@@ -414,17 +417,17 @@ def _pickle_shard(folder: Path) -> None:
     )
 
 
-shape("index-missing-shard", "bert", "model.safetensors.index.json")(
+shape("index-missing-shard", "bert", _INDEX_REPLACES_WEIGHTS)(
     _index(_bert_key_map("model-00001-of-00002.safetensors"))
 )
-shape("index-names-bin", "bert", "model.safetensors.index.json")(
+shape("index-names-bin", "bert", _INDEX_REPLACES_WEIGHTS)(
     _index(_bert_key_map("pytorch_model-00001-of-00001.bin"), extra=_pickle_shard)
 )
-shape("index-escapes-folder", "bert", "model.safetensors.index.json")(
+shape("index-escapes-folder", "bert", _INDEX_REPLACES_WEIGHTS)(
     _index(_bert_key_map("../llama/model.safetensors"))
 )
-shape("index-weight-map-list", "bert", "model.safetensors.index.json")(_index(["model.safetensors"]))
-shape("index-deeply-nested", "bert", "model.safetensors.index.json")(
+shape("index-weight-map-list", "bert", _INDEX_REPLACES_WEIGHTS)(_index(["model.safetensors"]))
+shape("index-deeply-nested", "bert", _INDEX_REPLACES_WEIGHTS)(
     lambda folder: (
         (folder / "model.safetensors").unlink()
         or (folder / "model.safetensors.index.json").write_text(
@@ -432,7 +435,7 @@ shape("index-deeply-nested", "bert", "model.safetensors.index.json")(
         )
     )
 )
-shape("index-not-json", "bert", "model.safetensors.index.json")(
+shape("index-not-json", "bert", _INDEX_REPLACES_WEIGHTS)(
     lambda folder: (
         (folder / "model.safetensors").unlink()
         or (folder / "model.safetensors.index.json").write_text("{", encoding="utf-8")
@@ -499,9 +502,13 @@ shape("special-tokens-map-deeply-nested", "bert", "special_tokens_map.json", mus
 shape("special-tokens-map-a-list", "bert", "special_tokens_map.json", must_refuse=False)(
     _write("special_tokens_map.json", "[]")
 )
-shape("vocab-txt-binary", "bert", "vocab.txt")(
-    lambda folder: (folder / "tokenizer.json").unlink() or (folder / "vocab.txt").write_bytes(b"\xff\x00\xfe")
-)
+
+
+@shape("vocab-txt-binary", "bert", "tokenizer.json")  # deletes tokenizer.json (the file it conflicts on)
+def _vocab_txt_binary(folder: Path) -> None:
+    (folder / "tokenizer.json").unlink()
+    (folder / "vocab.txt").write_bytes(b"\xff\x00\xfe")
+
 
 # -- chat templates (tokenizer_config.json's chat_template) ---------------------------------------
 
@@ -569,9 +576,12 @@ def names_for(base: str | None = None) -> list[str]:
 
 
 def stackable(names: Iterable[str]) -> bool:
-    """Whether the shapes share a base and break different files (none of them the layout)."""
+    """Whether the shapes can be applied to one folder: one shape, or shapes of one base each
+    breaking a different file (none of them the layout)."""
     shapes = [CATALOGUE[name] for name in names]
     files = [item.file for item in shapes]
+    if len(shapes) == 1:
+        return True
     return (
         len({item.base for item in shapes}) == 1 and "layout" not in files and len(set(files)) == len(files)
     )

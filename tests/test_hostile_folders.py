@@ -242,7 +242,7 @@ def shape_stacks(draw: st.DrawFn) -> list[str]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     database=None,
     derandomize=True,
