@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "LimitExceededError": "autohub_core.errors",
     "ChatTemplateError": "autohub_core.errors",
     "CheckpointWriteError": "autohub_core.errors",
+    "ModelInputError": "autohub_core.errors",
     "GradientCheckpointingLayer": "autohub_core.modeling",
     "GenerationConfig": "autohub_core.generation",
     "GenerationMixin": "autohub_core.generation",

@@ -193,7 +193,8 @@ class AdapterMixin:
         tensors = self.get_adapter_state_dict(active[0], state_dict=state_dict)
         prefix = PEFT_KEY_PREFIX if save_peft_format else ""
         tensors = {prefix + key: tensor.detach().contiguous() for key, tensor in tensors.items()}
-        with tempfile.TemporaryDirectory() as scratch:  # peft writes its config file; it joins the commit below
+        # peft writes its config file into a scratch folder; it joins the commit below.
+        with tempfile.TemporaryDirectory() as scratch:
             self.peft_config[active[0]].save_pretrained(scratch)
             config_text = (Path(scratch) / ADAPTER_CONFIG_NAME).read_text(encoding="utf-8")
         with checkpoint_transaction(save_directory) as transaction:  # both files, or neither

@@ -68,6 +68,42 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "decoder_start_token_id": None,
     "chunk_size_feed_forward": 0,
 }
+#: torch's dtype names (without ``torch.``) a config's ``dtype`` / ``torch_dtype`` may hold.
+_TORCH_DTYPE_NAMES = frozenset(
+    [
+        "float32",
+        "float",
+        "float64",
+        "double",
+        "float16",
+        "half",
+        "bfloat16",
+        "complex32",
+        "chalf",
+        "complex64",
+        "cfloat",
+        "complex128",
+        "cdouble",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "int8",
+        "int16",
+        "short",
+        "int32",
+        "int",
+        "int64",
+        "long",
+        "bool",
+        "float8_e4m3fn",
+        "float8_e4m3fnuz",
+        "float8_e5m2",
+        "float8_e5m2fnuz",
+        "float8_e8m0fnu",
+        "float4_e2m1fn_x2",
+    ]
+)
 _PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 _ROPE_TYPES_WITH_ORIGINAL_LENGTH = ("llama3", "yarn", "longrope")
 
@@ -447,7 +483,12 @@ _COMMON_RULES: dict[str, Rule] = {
     "output_hidden_states": boolean(),
     "output_attentions": boolean(),
     "torchscript": boolean(),
-    "dtype": optional(string()),
+    "dtype": optional(
+        Rule(
+            "the name of a torch dtype (float32, bfloat16, float16 ...)",
+            lambda value: isinstance(value, str) and value.removeprefix("torch.") in _TORCH_DTYPE_NAMES,
+        )
+    ),
     "tie_word_embeddings": boolean(),
     "is_encoder_decoder": boolean(),
     "is_decoder": boolean(),
@@ -782,8 +823,16 @@ def _check_label_table(table: Any, key: str) -> None:
 
 
 def _int_keys(mapping: Any) -> dict[int, str]:
+    """``id2label`` with integer ids, which must be 0 .. n-1 (the head's output indices)."""
     _check_label_table(mapping, "id2label")
-    return {_as_int(key, "id2label"): str(value) for key, value in mapping.items()}
+    table = {_as_int(key, "id2label"): str(value) for key, value in mapping.items()}
+    if sorted(table) != list(range(len(table))):
+        outside = sorted(set(table) - set(range(len(table))))[:3]
+        raise ConfigError(
+            f"config key 'id2label' must number its {len(table)} labels 0 .. {len(table) - 1} (the "
+            f"classifier's outputs), but has ids {outside}; renumber them"
+        )
+    return table
 
 
 def _copied(key: str, value: Any, memo: dict[int, Any] | None = None) -> Any:

@@ -78,3 +78,8 @@ class ChatTemplateError(TokenizerError):
 class CheckpointWriteError(AutohubError, OSError):
     """``save_pretrained`` could not complete (disk full, permission, a failing write); the
     checkpoint previously in the folder is left exactly as it was."""
+
+
+class ModelInputError(AutohubError, ValueError):
+    """A model's ``forward`` got inputs it cannot run on (neither or both of ``input_ids`` and
+    ``inputs_embeds``, or a sequence with no positions)."""

@@ -456,6 +456,7 @@ class GenerationMixin:
         decoder_prompt = model_kwargs.get("decoder_input_ids") if is_encoder_decoder else input_ids
         _check_new_tokens(config, decoder_prompt.shape[-1] if isinstance(decoder_prompt, torch.Tensor) else 1)
         self._check_token_ids(input_ids, model_kwargs, config, eos_ids, pad_token_id, is_encoder_decoder)
+        _check_sequences(config, input_ids.shape[0] if isinstance(input_ids, torch.Tensor) else 1)
 
         if input_ids is None and not (is_encoder_decoder and model_kwargs.get("encoder_outputs") is not None):
             if is_encoder_decoder or config.bos_token_id is None:
@@ -596,6 +597,11 @@ class GenerationMixin:
                 raise GenerationError(f"{name} must be a tensor of integer token ids, got {kind}")
             if ids.dim() != 2:
                 raise GenerationError(f"{name} must have shape (batch, length), got {tuple(ids.shape)}")
+            if ids.shape[1] == 0:
+                raise GenerationError(
+                    f"{name} has no tokens (shape {tuple(ids.shape)}): give a prompt of at least one token "
+                    "(an empty text encodes to none when the tokenizer adds no special tokens)"
+                )
             if (
                 vocab_size is not None
                 and ids.numel()
@@ -691,6 +697,18 @@ def _check_new_tokens(config: GenerationConfig, prompt_length: int) -> None:
             f"generate(max_length={config.max_length}) with a prompt of {prompt_length} tokens asks for "
             f"{requested} new tokens",
         )
+
+
+def _check_sequences(config: GenerationConfig, batch_size: int) -> None:
+    """Refuse decoding more rows at once (prompts x beams or returned sequences) than the
+    ``max_generation_sequences`` limit, before any work."""
+    copies = max(config.num_beams, config.num_return_sequences)
+    limits.check(
+        "max_generation_sequences",
+        batch_size * copies,
+        f"generate() with {batch_size} prompt(s) x {copies} (num_beams={config.num_beams}, "
+        f"num_return_sequences={config.num_return_sequences}) decodes {batch_size * copies} sequences at once",
+    )
 
 
 def _copied(value: Any, memo: dict[int, Any] | None = None) -> Any:

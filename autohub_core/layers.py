@@ -14,7 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autohub_core.errors import ConfigError, LabelError, UnsupportedConfigError, UnsupportedFeatureError
+from autohub_core.errors import (
+    ConfigError,
+    LabelError,
+    ModelInputError,
+    UnsupportedConfigError,
+    UnsupportedFeatureError,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -24,6 +30,7 @@ __all__ = [
     "attention",
     "causal_lm_loss",
     "check_attention_implementation",
+    "check_model_inputs",
     "cross_entropy",
     "get_activation",
     "last_non_pad_token",
@@ -59,6 +66,20 @@ class Conv1D(nn.Module):
         output_shape = (*hidden_states.shape[:-1], self.out_features)
         flat = hidden_states.reshape(-1, hidden_states.shape[-1])
         return torch.addmm(self.bias, flat, self.weight).view(output_shape)
+
+
+def check_model_inputs(input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> None:
+    """Raise :class:`ModelInputError` unless exactly one of ``input_ids`` (batch, length) and
+    ``inputs_embeds`` (batch, length, hidden) is given, with at least one position."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ModelInputError("pass exactly one of input_ids and inputs_embeds")
+    name, given = ("input_ids", input_ids) if input_ids is not None else ("inputs_embeds", inputs_embeds)
+    length_dim = 1 if name == "input_ids" else -2
+    if given.dim() >= 2 and given.shape[length_dim] == 0:
+        raise ModelInputError(
+            f"{name} has no positions (shape {tuple(given.shape)}): give at least one token (an empty "
+            "text encodes to none when the tokenizer adds no special tokens)"
+        )
 
 
 def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:

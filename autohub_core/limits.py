@@ -49,6 +49,8 @@ class Limits:
     """``num_labels`` / ``id2label`` of a classification head."""
     max_new_tokens: int = 1_048_576
     """Tokens ``generate()`` may produce (``max_new_tokens``, or ``max_length`` minus the prompt)."""
+    max_generation_sequences: int = 65_536
+    """Sequences ``generate()`` decodes at once: prompts x ``max(num_beams, num_return_sequences)``."""
     chat_template_seconds: float = 10.0
     """Wall time one ``apply_chat_template`` rendering may take."""
     chat_template_output_chars: int = 10_000_000

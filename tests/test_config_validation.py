@@ -237,7 +237,11 @@ def test_constraints_relate_keys_and_skip_unset_ones() -> None:
         ("chunk_size_feed_forward", -1),
         ("architectures", "BertModel"),
         ("dtype", 16),
+        ("dtype", "float13"),
+        ("dtype", "torch.float13"),
         ("id2label", ["NEG", "POS"]),
+        ("id2label", {"1000000000": "X"}),
+        ("id2label", {"0": "NEG", "2": "POS"}),
         ("label2id", "NEG"),
     ],
 )
@@ -247,6 +251,12 @@ def test_common_keys_are_checked_at_load(tmp_path: Path, key: str, value: Any) -
         ah.AutoConfig.from_pretrained(directory)
     message = str(caught.value)
     assert str(directory / "config.json") in message and repr(key) in message
+
+
+@pytest.mark.parametrize("name", ["float32", "bfloat16", "float16", "torch.float16", "float8_e4m3fn", "int8"])
+def test_torch_dtype_names_load(tmp_path: Path, name: str) -> None:
+    directory = _write_config(tmp_path / "model", {**TINY_BERT, "torch_dtype": name})
+    assert ah.AutoConfig.from_pretrained(directory).dtype == name.removeprefix("torch.")
 
 
 def test_valid_common_values_load(tmp_path: Path) -> None:

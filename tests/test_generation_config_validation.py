@@ -181,6 +181,28 @@ def test_token_ids_outside_the_vocabulary_are_refused_before_any_work(model: Any
     assert model.generate(PROMPT, eos_token_id=VOCAB + 5, max_new_tokens=2).shape == (1, 5)
 
 
+def test_beams_and_returned_sequences_are_capped_before_any_work(model: Any) -> None:
+    started = time.perf_counter()
+    with pytest.raises(LimitExceededError, match="AUTOHUB_MAX_GENERATION_SEQUENCES"):
+        model.generate(PROMPT, num_beams=10**6, num_return_sequences=10**6, max_new_tokens=2)
+    with pytest.raises(LimitExceededError, match="2 prompt\\(s\\) x 40000"):
+        model.generate(PROMPT.repeat(2, 1), do_sample=True, num_return_sequences=40_000, max_new_tokens=2)
+    assert time.perf_counter() - started < 5
+    limits.configure(max_generation_sequences=4)
+    assert model.generate(PROMPT.repeat(2, 1), num_beams=2, max_new_tokens=2).shape[0] == 2
+    with pytest.raises(LimitExceededError, match="decodes 6 sequences"):
+        model.generate(PROMPT.repeat(2, 1), num_beams=3, max_new_tokens=2)
+
+
+def test_an_empty_prompt_is_refused(model: Any) -> None:
+    with pytest.raises(GenerationError, match="input_ids has no tokens"):
+        model.generate(torch.zeros((1, 0), dtype=torch.long), max_new_tokens=2)
+    with pytest.raises(ah.ModelInputError, match="input_ids has no positions"):
+        model(torch.zeros((2, 0), dtype=torch.long))
+    with pytest.raises(ah.ModelInputError, match="exactly one of"):
+        model(PROMPT, inputs_embeds=torch.zeros((1, 3, 8)))
+
+
 def test_generation_options_nested_too_deeply_raise_a_typed_error(model: Any) -> None:
     nested: list[Any] = []
     for _ in range(100_000):

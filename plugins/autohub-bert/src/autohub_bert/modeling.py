@@ -36,6 +36,7 @@ from autohub_core.layers import (
     additive_mask,
     attention,
     causal_lm_loss,
+    check_model_inputs,
     get_activation,
     masked_lm_loss,
     multiple_choice_loss,
@@ -441,8 +442,7 @@ class BertModel(BertPreTrainedModel):
     ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple[Any, ...]:
         """``attention_mask`` covers the cached positions too (batch, past_length + length);
         ``encoder_hidden_states`` are ignored unless the model is a decoder, as in transformers."""
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
+        check_model_inputs(input_ids, inputs_embeds)
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (

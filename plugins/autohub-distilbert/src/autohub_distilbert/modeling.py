@@ -24,6 +24,7 @@ from torch import nn
 from autohub_core.errors import ConfigError
 from autohub_core.layers import (
     attention,
+    check_model_inputs,
     get_activation,
     masked_lm_loss,
     multiple_choice_loss,
@@ -250,8 +251,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         return_dict: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
     ) -> BaseModelOutput | tuple[torch.Tensor, ...]:
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
+        check_model_inputs(input_ids, inputs_embeds)
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states

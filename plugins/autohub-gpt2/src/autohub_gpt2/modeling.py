@@ -26,6 +26,7 @@ from autohub_core.layers import (
     Conv1D,
     attention,
     causal_lm_loss,
+    check_model_inputs,
     get_activation,
     last_non_pad_token,
     question_answering_loss,
@@ -286,8 +287,7 @@ class GPT2Model(GPT2PreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPast | tuple[Any, ...]:
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("You have to specify exactly one of input_ids or inputs_embeds")
+        check_model_inputs(input_ids, inputs_embeds)
         config = self.config
         use_cache = self._use_cache(use_cache)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions

@@ -20,6 +20,7 @@ from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     causal_lm_loss,
+    check_model_inputs,
     last_non_pad_token,
     question_answering_loss,
     sequence_classification_loss,
@@ -161,8 +162,7 @@ class Qwen2Model(Qwen2PreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPast | tuple[Any, ...]:
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        check_model_inputs(input_ids, inputs_embeds)
         config = self.config
         use_cache = self._use_cache(use_cache)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions

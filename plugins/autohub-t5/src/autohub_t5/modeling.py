@@ -30,6 +30,7 @@ from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     additive_mask,
     attention,
+    check_model_inputs,
     get_activation,
     masked_lm_loss,
     question_answering_loss,
@@ -379,8 +380,7 @@ class T5Stack(nn.Module):
     ) -> Any:
         """Run the stack; the encoder returns :class:`BaseModelOutput`, the decoder
         :class:`BaseModelOutputWithPast`. ``attention_mask`` covers past + current tokens."""
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids and inputs_embeds")
+        check_model_inputs(input_ids, inputs_embeds)
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
