@@ -738,6 +738,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
         return _interrupted(err)
     args.command = top.command
     args.debug = args.debug or top.debug
+    if not args.debug:  # a Rust panic (tokenizers) prints its message; its backtrace only with --debug
+        os.environ["RUST_BACKTRACE"] = "0"
     try:
         if args.command == "plugins":
             summary = plugins_summary()
