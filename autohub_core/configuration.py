@@ -18,6 +18,8 @@ from autohub_core.hub import HubOptions, resolve_file
 
 __all__ = [
     "CONFIG_NAME",
+    "ENCODER_CONSTRAINTS",
+    "ENCODER_RULES",
     "ROPE_TYPES",
     "ROTARY_DECODER_CONSTRAINTS",
     "ROTARY_DECODER_RULES",
@@ -473,6 +475,29 @@ ROTARY_DECODER_RULES: dict[str, Rule] = {
 #: Query heads share key/value heads in whole groups; the padding id indexes the embeddings.
 ROTARY_DECODER_CONSTRAINTS: tuple[Constraint, ...] = (
     multiple_of("num_attention_heads", "num_key_value_heads"),
+    valid_index("pad_token_id", "vocab_size"),
+)
+
+#: The keys of a BERT-style encoder config (BERT, RoBERTa and their kin read them all).
+ENCODER_RULES: dict[str, Rule] = {
+    "vocab_size": positive_int(),
+    "hidden_size": positive_int(),
+    "num_hidden_layers": positive_int(),
+    "num_attention_heads": positive_int(),
+    "intermediate_size": positive_int(),
+    "hidden_act": string(),
+    "hidden_dropout_prob": probability(),
+    "attention_probs_dropout_prob": probability(),
+    "max_position_embeddings": positive_int(),
+    "type_vocab_size": positive_int(),
+    "initializer_range": number(0),
+    "layer_norm_eps": number(0),
+    "use_cache": boolean(),
+    "classifier_dropout": optional(probability()),
+}
+#: Heads split the hidden size evenly; the padding id indexes the embeddings.
+ENCODER_CONSTRAINTS: tuple[Constraint, ...] = (
+    multiple_of("hidden_size", "num_attention_heads"),
     valid_index("pad_token_id", "vocab_size"),
 )
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from autohub_core.configuration import (
+    ENCODER_CONSTRAINTS,
+    ENCODER_RULES,
     PretrainedConfig,
     Rule,
-    boolean,
-    multiple_of,
-    number,
     one_of,
-    optional,
-    positive_int,
-    probability,
-    string,
-    valid_index,
 )
 
 #: The position embeddings autohub-bert implements.
@@ -27,26 +21,10 @@ class BertConfig(PretrainedConfig):
 
     model_type = "bert"
     config_rules: ClassVar[dict[str, Rule]] = {
-        "vocab_size": positive_int(),
-        "hidden_size": positive_int(),
-        "num_hidden_layers": positive_int(),
-        "num_attention_heads": positive_int(),
-        "intermediate_size": positive_int(),
-        "hidden_act": string(),
-        "hidden_dropout_prob": probability(),
-        "attention_probs_dropout_prob": probability(),
-        "max_position_embeddings": positive_int(),
-        "type_vocab_size": positive_int(),
-        "initializer_range": number(0),
-        "layer_norm_eps": number(0),
+        **ENCODER_RULES,
         "position_embedding_type": one_of(*POSITION_EMBEDDING_TYPES, unsupported=True),
-        "use_cache": boolean(),
-        "classifier_dropout": optional(probability()),
     }
-    config_constraints = (
-        multiple_of("hidden_size", "num_attention_heads"),
-        valid_index("pad_token_id", "vocab_size"),
-    )
+    config_constraints = ENCODER_CONSTRAINTS
 
     def __init__(
         self,
