@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from autohub_core.errors import AutohubError
+from autohub_core.errors import AutohubError, WeightsError
 
 __all__ = ["checkpoint_summary", "main", "plugins_summary"]
 
@@ -245,8 +245,10 @@ def _weights_summary(name_or_path: str, options: Any) -> dict[str, Any] | None:
     dtypes: Counter[str] = Counter()
     size = 0
     tensors = 0
-    for header in headers.values():
+    for file_name, header in headers.items():
         assert header is not None
+        if not header:  # loading refuses it too: it would give a model of random weights
+            raise WeightsError(f"{file_name} of {name_or_path} holds no tensors (its header is empty)")
         for dtype, shape in header.values():
             count = math.prod(shape)
             if dtype in _SAFETENSORS_DTYPE_NAMES:  # integer tensors are buffers (position ids)

@@ -488,6 +488,16 @@ def test_inspect_counts_parameters_from_the_header_only(
     assert "AutoModelForTokenClassification: autohub_bert.modeling:BertForTokenClassification" in out
 
 
+def test_inspect_refuses_weights_with_an_empty_header(
+    capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    shutil.copytree(checkpoints["base"], tmp_path, dirs_exist_ok=True)
+    (tmp_path / "model.safetensors").write_bytes((2).to_bytes(8, "little") + b"{}")
+    status, out, err = run_cli(capsys, "inspect", str(tmp_path))
+    assert (status, out) == (2, "")
+    assert err == f"autohub: error: model.safetensors of {tmp_path} holds no tensors (its header is empty)\n"
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "index"])
 def test_inspect_broken_safetensors_is_a_one_line_error(
     capsys: pytest.CaptureFixture[str], checkpoints: dict[str, Path], tmp_path: Path, damage: str
