@@ -17,6 +17,7 @@ import datetime
 import functools
 import inspect
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,7 +43,7 @@ _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
 _STRFTIME_WIDTH = re.compile(r"%[-_0^#]*(\d+)")
 _DIGITS = re.compile(r"\d+")
-_BITS_PER_DIGIT = 3.33  # log2(10), rounded up: an int of n bits prints in about n / 3.33 digits
+_BITS_PER_DIGIT = math.log2(10)  # an int of n bits prints in about n / log2(10) digits
 #: Integers a template may build: Python cannot even print one above 4300 digits, and arithmetic on
 #: millions of digits takes seconds per operation.
 MAX_INT_DIGITS = 100_000
@@ -214,7 +215,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             elif isinstance(left, int) and isinstance(right, int):
                 self.budget.digits(left.bit_length() + right.bit_length())
         elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
-            self.budget.digits(max(right, 0) * abs(left).bit_length())
+            self.budget.digits(math.ceil(max(right, 0) * math.log2(abs(left))))
         elif operator == "+" and isinstance(left, _SIZED) and isinstance(right, _SIZED):
             self.budget.size(len(left) + len(right), "a concatenation of length")
         elif operator == "%" and isinstance(left, (str, bytes)):
