@@ -6,15 +6,18 @@ plugins use when they declare heads.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from autohub_core.configuration import CONFIG_NAME, PretrainedConfig, read_json_file
 from autohub_core.errors import (
     ConfigError,
+    PluginError,
     RegistrationError,
     TokenizerError,
     UnknownModelTypeError,
@@ -119,7 +122,8 @@ class AutoConfig:
                     f'({", ".join(known) or "none"}); add "model_type" to {CONFIG_NAME}'
                 )
             config_class = registry.lookup("config", matches[0])
-        result = config_class.from_dict(config_dict, **kwargs)
+        with _contained(config_class):
+            result = config_class.from_dict(config_dict, **kwargs)
         config = result[0] if isinstance(result, tuple) else result
         config.name_or_path = str(pretrained_model_name_or_path)
         return result
@@ -146,6 +150,23 @@ class AutoConfig:
         registry.register("config", model_type, config)
 
 
+@contextlib.contextmanager
+def _contained(family_class: type) -> Iterator[None]:
+    """Run a family class's code (a plugin's, or one registered at runtime): a ``SystemExit`` or
+    another non-``Exception`` it raises becomes a :class:`PluginError` naming the class.
+    ``KeyboardInterrupt`` (the user's Ctrl-C during a long load) passes through."""
+    try:
+        yield
+    except (Exception, KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as error:
+        raise PluginError(
+            f"{family_class.__module__}.{family_class.__qualname__} raised {type(error).__name__}"
+            f"{f': {error}' if str(error) else ''} while loading; the plugin providing it is faulty "
+            "(see `autohub plugins`)"
+        ) from error
+
+
 class _BaseAutoModelClass:
     """Shared implementation of ``AutoModel`` and every ``AutoModelFor<Task>``."""
 
@@ -169,7 +190,8 @@ class _BaseAutoModelClass:
         if not isinstance(config, PretrainedConfig):
             raise ConfigError(f"from_config needs a PretrainedConfig, got {type(config).__name__}")
         model_class = cls._model_class(config)
-        return model_class.from_config(config, **kwargs)
+        with _contained(model_class):
+            return model_class.from_config(config, **kwargs)
 
     @classmethod
     def from_pretrained(
@@ -198,9 +220,10 @@ class _BaseAutoModelClass:
         else:
             config = copy.deepcopy(config)
         model_class = cls._model_class(config)
-        return model_class.from_pretrained(
-            pretrained_model_name_or_path, *model_args, config=config, **hub_kwargs, **loading, **kwargs
-        )
+        with _contained(model_class):
+            return model_class.from_pretrained(
+                pretrained_model_name_or_path, *model_args, config=config, **hub_kwargs, **loading, **kwargs
+            )
 
     @classmethod
     def register(
@@ -308,9 +331,10 @@ class AutoTokenizer:
             tokenizer_class = registry.lookup("tokenizer", tokenizer_type)
         if tokenizer_class is None:
             tokenizer_class = _tokenizer_class_from_files(pretrained_model_name_or_path, options, config)
-        return tokenizer_class.from_pretrained(
-            pretrained_model_name_or_path, *inputs, **vars(options), **kwargs
-        )
+        with _contained(tokenizer_class):
+            return tokenizer_class.from_pretrained(
+                pretrained_model_name_or_path, *inputs, **vars(options), **kwargs
+            )
 
     @staticmethod
     def register(

@@ -717,3 +717,57 @@ def test_autohub_plugins_lists_base_exception_faults_import_times_and_collisions
         entries["bert@exit-bert"]["name"] == "bert" and entries["bert@exit-bert"]["error"] == "SystemExit: 9"
     )
     assert entries["slowimport"]["import_seconds"] >= 0.05
+
+
+def test_a_family_class_exiting_while_loading_is_a_plugin_error(tmp_path: Path) -> None:
+    """Code of a resolved class (a config's or model's ``__init__``) that calls ``sys.exit()`` or
+    raises another non-``Exception`` gives a PluginError naming the class; Ctrl-C passes through."""
+    import torch
+
+    from autohub_core import AutoConfig, AutoModel, PretrainedConfig
+    from autohub_core.errors import PluginError
+    from autohub_core.modeling import PreTrainedModel
+    from autohub_core.plugins import reset
+
+    class Goodbye(BaseException):
+        """Neither an Exception nor SystemExit."""
+
+    class ExitingConfig(PretrainedConfig):
+        model_type = "exiting-toy"
+        raise_in_model: type[BaseException] | None = None
+
+        def __init__(self, exit_in_config: bool = False, **kwargs: Any) -> None:
+            if exit_in_config:
+                sys.exit("config says goodbye")
+            super().__init__(**kwargs)
+
+    class ExitingModel(PreTrainedModel):
+        config_class = ExitingConfig
+
+        def __init__(self, config: ExitingConfig) -> None:
+            super().__init__(config)
+            self.proj = torch.nn.Linear(2, 2)
+            if ExitingConfig.raise_in_model is not None:
+                raise ExitingConfig.raise_in_model()
+
+    try:
+        AutoConfig.register("exiting-toy", ExitingConfig)
+        AutoModel.register(ExitingConfig, ExitingModel)
+        AutoModel.from_config(ExitingConfig()).save_pretrained(tmp_path)
+        for raised in (SystemExit, Goodbye):
+            ExitingConfig.raise_in_model = raised
+            with pytest.raises(PluginError, match=f"ExitingModel raised {raised.__name__}"):
+                AutoModel.from_config(ExitingConfig())
+            with pytest.raises(PluginError, match="ExitingModel"):
+                AutoModel.from_pretrained(tmp_path)
+        ExitingConfig.raise_in_model = KeyboardInterrupt
+        with pytest.raises(KeyboardInterrupt):
+            AutoModel.from_pretrained(tmp_path)
+        ExitingConfig.raise_in_model = None
+        (tmp_path / "config.json").write_text(
+            json.dumps({"model_type": "exiting-toy", "exit_in_config": True})
+        )
+        with pytest.raises(PluginError, match="ExitingConfig raised SystemExit: config says goodbye"):
+            AutoConfig.from_pretrained(tmp_path)
+    finally:
+        reset()
