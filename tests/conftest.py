@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,15 +50,3 @@ def inputs() -> dict[str, torch.Tensor]:
     token_type_ids = torch.zeros_like(input_ids)
     token_type_ids[:, 4:] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report_case_counts(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a module that counts its fuzz cases in a ``CASES`` counter, print them per target."""
-    yield
-    cases = getattr(request.module, "CASES", None)
-    if cases:
-        print(f"\n{request.module.__name__}: cases run per target")
-        width = max(map(len, cases))
-        for target, count in sorted(cases.items()):
-            print(f"  {target:<{width}}  {count}")

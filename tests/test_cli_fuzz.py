@@ -161,6 +161,14 @@ def small_limits() -> Iterator[None]:
     limits.reset()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report_case_counts() -> Iterator[None]:
+    yield
+    print("\nCLI fuzz cases run per target:")
+    for target, count in sorted(CASES.items()):
+        print(f"  {target:<40} {count}")
+
+
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """No network: repo ids are looked up in an empty cache only."""

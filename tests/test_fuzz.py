@@ -17,6 +17,7 @@ import struct
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ def fuzz_settings(examples: int) -> settings:
         derandomize=os.environ.get("AUTOHUB_FUZZ_RANDOM") != "1",
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_case_counts() -> Iterator[None]:
+    yield
+    print("\nfuzz cases run per target:")
+    for target, count in sorted(CASES.items()):
+        print(f"  {target:<60} {count}")
 
 
 @pytest.fixture(scope="module")

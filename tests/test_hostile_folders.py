@@ -61,6 +61,14 @@ def small_limits() -> Iterator[None]:
     limits.reset()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report_case_counts() -> Iterator[None]:
+    yield
+    print("\nhostile-folder cases run per target:")
+    for target, count in sorted(CASES.items()):
+        print(f"  {target:<32} {count}")
+
+
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
