@@ -83,3 +83,8 @@ class CheckpointWriteError(AutohubError, OSError):
 class ModelInputError(AutohubError, ValueError):
     """A model's ``forward`` got inputs it cannot run on (neither or both of ``input_ids`` and
     ``inputs_embeds``, or a sequence with no positions)."""
+
+
+class ProcessorError(AutohubError, ValueError):
+    """An image, audio array or preprocessor file cannot be processed: names the file, key or
+    argument at fault and what to do."""

@@ -8,7 +8,7 @@ A plugin is a module named by an entry point in the ``autohub`` group::
 Each hook receives a ``register`` callback and declares classes as lazy
 ``"package.module:ClassName"`` strings. Nothing is imported until a user resolves the
 class, so the plugin module itself must import neither torch nor its modeling code.
-All four hooks are optional; implement those your package provides.
+All five hooks are optional; implement those your package provides.
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ class RegisterHead(Protocol):
     ``register(model_type, task, "package.module:ClassName")``."""
 
     def __call__(self, model_type: str, task: str, target: str) -> None: ...
+
+
+class RegisterPreprocessor(Protocol):
+    """The ``register`` callback :func:`autohub_register_preprocessors` receives:
+    ``register(kind, model_type, "package.module:ClassName")``."""
+
+    def __call__(self, kind: str, model_type: str, target: str) -> None: ...
 
 
 @hookspec
@@ -74,4 +81,19 @@ def autohub_register_heads(register: RegisterHead) -> None:
     :data:`autohub_core.auto.TASKS` (for example ``"token-classification"``) or a new task
     name the package introduces (users reach it with ``auto_class_for_task(task)``). A
     package may add heads to a family another package provides.
+    """
+
+
+@hookspec
+def autohub_register_preprocessors(register: RegisterPreprocessor) -> None:
+    """Declare image processors, feature extractors and processors, once per process.
+
+    Call ``register(kind, model_type, "module:Class")`` with ``kind`` one of
+    ``"image-processor"`` (what ``AutoImageProcessor`` returns; subclasses
+    :class:`autohub_core.processing.ImageProcessor`), ``"feature-extractor"``
+    (``AutoFeatureExtractor``; :class:`autohub_core.processing.FeatureExtractor`) or
+    ``"processor"`` (``AutoProcessor``; :class:`autohub_core.processing.Processor`). The class
+    name (``Fast`` / ``Pil`` suffixes ignored) is also matched against ``image_processor_type``,
+    ``feature_extractor_type`` and ``processor_class`` in preprocessor_config.json /
+    processor_config.json, and so are the names in the class's optional ``legacy_names``.
     """

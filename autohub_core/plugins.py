@@ -60,6 +60,7 @@ _HOOKS = {
     "tokenizer": "autohub_register_tokenizers",
     "model": "autohub_register_models",
     "head": "autohub_register_heads",
+    "preprocessor": "autohub_register_preprocessors",
 }
 
 

@@ -23,7 +23,9 @@ from autohub_core.errors import PluginError, UnknownModelTypeError
 
 __all__ = ["Declaration", "Registry", "SkippedPlugin", "import_target"]
 
-KINDS = ("config", "tokenizer", "model", "head")
+KINDS = ("config", "tokenizer", "model", "head", "image-processor", "feature-extractor", "processor")
+#: The kinds ``autohub_register_preprocessors`` declares: ``register(kind, model_type, target)``.
+PREPROCESSOR_KINDS = ("image-processor", "feature-extractor", "processor")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _MODEL_TYPE = re.compile(r"^[A-Za-z0-9][\w.\-]*$")
 
@@ -40,7 +42,15 @@ class Declaration:
 
     @classmethod
     def from_hook(cls, kind: str, args: Sequence[object], plugin: str) -> Declaration:
-        """Validate the arguments a plugin passed to ``register`` in a hook."""
+        """Validate the arguments a plugin passed to ``register`` in a hook (``kind``
+        ``"preprocessor"``: the first argument is one of :data:`PREPROCESSOR_KINDS`)."""
+        if kind == "preprocessor":
+            if len(args) != 3 or args[0] not in PREPROCESSOR_KINDS:
+                raise PluginError(
+                    "preprocessor registration must be register(kind, model_type, 'module:Class') with "
+                    f"kind one of {', '.join(PREPROCESSOR_KINDS)}, got {args!r}"
+                )
+            kind, args = str(args[0]), args[1:]
         expected = 3 if kind == "head" else 2
         if len(args) != expected or not all(isinstance(arg, str) for arg in args):
             shape = "(model_type, task, 'module:Class')" if kind == "head" else "(model_type, 'module:Class')"
@@ -288,16 +298,27 @@ class Registry:
 
     def find_tokenizer_by_name(self, class_name: str) -> Any | None:
         """The registered tokenizer class whose name matches (``BertTokenizerFast`` ~ ``BertTokenizer``)."""
-        wanted = class_name.removesuffix("Fast")
+        return self.find_by_class_name("tokenizer", class_name)
+
+    def find_by_class_name(self, kind: str, class_name: str) -> Any | None:
+        """The registered class of ``kind`` whose name matches ``class_name``, the suffixes
+        ``Fast`` and ``Pil`` ignored (``ViTImageProcessorFast`` ~ ``ViTImageProcessor``); a runtime
+        class also matches one of its ``legacy_names``. Only a match is imported."""
+        wanted = _base_class_name(class_name)
         with self._lock:
-            runtime = [(k, v) for k, v in self._runtime.items() if k[0] == "tokenizer"]
-            declared = [(k, d) for k, d in self._winner.items() if k[0] == "tokenizer"]
-        for _, value in runtime:
-            if getattr(value, "__name__", "").removesuffix("Fast") == wanted:
+            runtime = [value for k, value in self._runtime.items() if k[0] == kind]
+            declared = sorted((k, d) for k, d in self._winner.items() if k[0] == kind)
+        for value in runtime:
+            names = [getattr(value, "__name__", ""), *getattr(value, "legacy_names", ())]
+            if wanted in {_base_class_name(name) for name in names}:
                 return value
-        for key, declaration in sorted(declared, key=lambda item: item[0]):
-            if declaration.target.rpartition(":")[2].rpartition(".")[2].removesuffix("Fast") == wanted:
+        for key, declaration in declared:
+            if _base_class_name(declaration.target.rpartition(":")[2].rpartition(".")[2]) == wanted:
                 return self.lookup(*key)
+        for key, _ in declared:  # legacy names live on the classes: import this kind's classes once
+            value = self.lookup(*key)
+            if wanted in {_base_class_name(name) for name in getattr(value, "legacy_names", ())}:
+                return value
         return None
 
     def _unknown(self, kind: str, model_type: str, task: str | None) -> UnknownModelTypeError:
@@ -331,6 +352,14 @@ class Registry:
             f"pip install {package} (or the plugin package providing it), or register it at runtime "
             "with AutoConfig.register"
         )
+
+
+def _base_class_name(name: str) -> str:
+    """A class name without transformers' backend suffixes: ``Fast`` (tokenizers, torchvision image
+    processors) and ``Pil`` (PIL image processors)."""
+    for suffix in ("Fast", "Pil"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def _what(key: tuple[str, str, str | None]) -> str:
