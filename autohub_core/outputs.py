@@ -265,3 +265,29 @@ class Seq2SeqQuestionAnsweringModelOutput(ModelOutput):
     encoder_last_hidden_state: torch.Tensor | None = None
     encoder_hidden_states: Tensors | None = None
     encoder_attentions: Tensors | None = None
+
+
+# -- image heads (autohub-vit) ----------------------------------------------------------------
+
+__all__ += ["ImageClassifierOutput", "MaskedImageModelingOutput"]
+
+
+@dataclass
+class ImageClassifierOutput(ModelOutput):
+    """An image-classification head's output: ``logits`` of shape ``(batch, num_labels)``."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    attentions: Tensors | None = None
+
+
+@dataclass
+class MaskedImageModelingOutput(ModelOutput):
+    """A masked-image-modeling head's output: the ``reconstruction`` of the pixel values,
+    (batch, channels, height, width), and the L1 loss over the masked patches."""
+
+    loss: torch.Tensor | None = None
+    reconstruction: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    attentions: Tensors | None = None
