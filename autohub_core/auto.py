@@ -16,8 +16,10 @@ from typing import Any
 
 from autohub_core.configuration import CONFIG_NAME, PretrainedConfig, read_json_file
 from autohub_core.errors import (
+    CheckpointNotFoundError,
     ConfigError,
     PluginError,
+    ProcessorError,
     RegistrationError,
     TokenizerError,
     UnknownModelTypeError,
@@ -26,7 +28,16 @@ from autohub_core.errors import (
 from autohub_core.hub import HubOptions, cache_only, not_cached_error, resolve_file
 from autohub_core.plugins import get_registry
 
-__all__ = ["TASKS", "AutoConfig", "AutoModel", "AutoTokenizer", "auto_class_for_task"]
+__all__ = [
+    "TASKS",
+    "AutoConfig",
+    "AutoFeatureExtractor",
+    "AutoImageProcessor",
+    "AutoModel",
+    "AutoProcessor",
+    "AutoTokenizer",
+    "auto_class_for_task",
+]
 
 BASE_TASK = "base"
 TASKS: dict[str, str] = {
@@ -41,6 +52,32 @@ TASKS: dict[str, str] = {
     "AutoModelForMultipleChoice": "multiple-choice",
     "AutoModelForNextSentencePrediction": "next-sentence-prediction",
     "AutoModelForTextEncoding": "text-encoding",
+    "AutoModelForImageClassification": "image-classification",
+    "AutoModelForZeroShotImageClassification": "zero-shot-image-classification",
+    "AutoModelForObjectDetection": "object-detection",
+    "AutoModelForZeroShotObjectDetection": "zero-shot-object-detection",
+    "AutoModelForImageSegmentation": "image-segmentation",
+    "AutoModelForSemanticSegmentation": "semantic-segmentation",
+    "AutoModelForInstanceSegmentation": "instance-segmentation",
+    "AutoModelForUniversalSegmentation": "universal-segmentation",
+    "AutoModelForDepthEstimation": "depth-estimation",
+    "AutoModelForVideoClassification": "video-classification",
+    "AutoModelForMaskedImageModeling": "masked-image-modeling",
+    "AutoModelForImageToImage": "image-to-image",
+    "AutoModelForMaskGeneration": "mask-generation",
+    "AutoModelForAudioClassification": "audio-classification",
+    "AutoModelForAudioFrameClassification": "audio-frame-classification",
+    "AutoModelForCTC": "ctc",
+    "AutoModelForSpeechSeq2Seq": "speech-seq2seq",
+    "AutoModelForAudioXVector": "audio-xvector",
+    "AutoModelForTextToSpectrogram": "text-to-spectrogram",
+    "AutoModelForTextToWaveform": "text-to-waveform",
+    "AutoModelForTableQuestionAnswering": "table-question-answering",
+    "AutoModelForDocumentQuestionAnswering": "document-question-answering",
+    "AutoModelForVisualQuestionAnswering": "visual-question-answering",
+    "AutoModelForImageTextToText": "image-text-to-text",
+    # transformers 5 keeps the old name as an alias of its successor
+    "AutoModelForVision2Seq": "image-text-to-text",
 }
 
 _AUTO_CLASS_LOCK = threading.Lock()
@@ -282,10 +319,81 @@ AutoModelForNextSentencePrediction = _make_auto_model_class(
 AutoModelForTextEncoding = _make_auto_model_class(
     "AutoModelForTextEncoding", TASKS["AutoModelForTextEncoding"]
 )
+AutoModelForImageClassification = _make_auto_model_class(
+    "AutoModelForImageClassification", TASKS["AutoModelForImageClassification"]
+)
+AutoModelForZeroShotImageClassification = _make_auto_model_class(
+    "AutoModelForZeroShotImageClassification", TASKS["AutoModelForZeroShotImageClassification"]
+)
+AutoModelForObjectDetection = _make_auto_model_class(
+    "AutoModelForObjectDetection", TASKS["AutoModelForObjectDetection"]
+)
+AutoModelForZeroShotObjectDetection = _make_auto_model_class(
+    "AutoModelForZeroShotObjectDetection", TASKS["AutoModelForZeroShotObjectDetection"]
+)
+AutoModelForImageSegmentation = _make_auto_model_class(
+    "AutoModelForImageSegmentation", TASKS["AutoModelForImageSegmentation"]
+)
+AutoModelForSemanticSegmentation = _make_auto_model_class(
+    "AutoModelForSemanticSegmentation", TASKS["AutoModelForSemanticSegmentation"]
+)
+AutoModelForInstanceSegmentation = _make_auto_model_class(
+    "AutoModelForInstanceSegmentation", TASKS["AutoModelForInstanceSegmentation"]
+)
+AutoModelForUniversalSegmentation = _make_auto_model_class(
+    "AutoModelForUniversalSegmentation", TASKS["AutoModelForUniversalSegmentation"]
+)
+AutoModelForDepthEstimation = _make_auto_model_class(
+    "AutoModelForDepthEstimation", TASKS["AutoModelForDepthEstimation"]
+)
+AutoModelForVideoClassification = _make_auto_model_class(
+    "AutoModelForVideoClassification", TASKS["AutoModelForVideoClassification"]
+)
+AutoModelForMaskedImageModeling = _make_auto_model_class(
+    "AutoModelForMaskedImageModeling", TASKS["AutoModelForMaskedImageModeling"]
+)
+AutoModelForImageToImage = _make_auto_model_class(
+    "AutoModelForImageToImage", TASKS["AutoModelForImageToImage"]
+)
+AutoModelForMaskGeneration = _make_auto_model_class(
+    "AutoModelForMaskGeneration", TASKS["AutoModelForMaskGeneration"]
+)
+AutoModelForAudioClassification = _make_auto_model_class(
+    "AutoModelForAudioClassification", TASKS["AutoModelForAudioClassification"]
+)
+AutoModelForAudioFrameClassification = _make_auto_model_class(
+    "AutoModelForAudioFrameClassification", TASKS["AutoModelForAudioFrameClassification"]
+)
+AutoModelForCTC = _make_auto_model_class("AutoModelForCTC", TASKS["AutoModelForCTC"])
+AutoModelForSpeechSeq2Seq = _make_auto_model_class(
+    "AutoModelForSpeechSeq2Seq", TASKS["AutoModelForSpeechSeq2Seq"]
+)
+AutoModelForAudioXVector = _make_auto_model_class(
+    "AutoModelForAudioXVector", TASKS["AutoModelForAudioXVector"]
+)
+AutoModelForTextToSpectrogram = _make_auto_model_class(
+    "AutoModelForTextToSpectrogram", TASKS["AutoModelForTextToSpectrogram"]
+)
+AutoModelForTextToWaveform = _make_auto_model_class(
+    "AutoModelForTextToWaveform", TASKS["AutoModelForTextToWaveform"]
+)
+AutoModelForTableQuestionAnswering = _make_auto_model_class(
+    "AutoModelForTableQuestionAnswering", TASKS["AutoModelForTableQuestionAnswering"]
+)
+AutoModelForDocumentQuestionAnswering = _make_auto_model_class(
+    "AutoModelForDocumentQuestionAnswering", TASKS["AutoModelForDocumentQuestionAnswering"]
+)
+AutoModelForVisualQuestionAnswering = _make_auto_model_class(
+    "AutoModelForVisualQuestionAnswering", TASKS["AutoModelForVisualQuestionAnswering"]
+)
+AutoModelForImageTextToText = _make_auto_model_class(
+    "AutoModelForImageTextToText", TASKS["AutoModelForImageTextToText"]
+)
+AutoModelForVision2Seq = AutoModelForImageTextToText
 
 
 _AUTO_CLASSES_BY_TASK: dict[str, type[_BaseAutoModelClass]] = {
-    task: globals()[name] for name, task in TASKS.items()
+    task: globals()[name] for name, task in TASKS.items() if name != "AutoModelForVision2Seq"
 }
 
 
@@ -412,3 +520,227 @@ def _model_type_tokenizer_over_named(named: Any, model_type: Any) -> Any:
         return named
     own = registry.lookup("tokenizer", model_type)
     return own if getattr(own, "replaces_named_tokenizer_class", False) else named
+
+
+# -- preprocessing: image processors, feature extractors, processors -------------------------------
+
+
+class _AutoPreprocessorClass:
+    """Shared by ``AutoImageProcessor`` and ``AutoFeatureExtractor``: the class is named by the
+    preprocessor file's type key, else chosen by the checkpoint's ``model_type``."""
+
+    _kind: str = ""  # registry kind
+    _type_key: str = ""  # the key naming the class in preprocessor_config.json
+    _fallback_kinds: tuple[str, ...] = ()  # other kinds whose classes this Auto class also returns
+
+    def __init__(self) -> None:
+        _no_direct_instantiation(type(self), "from_pretrained(pretrained_model_name_or_path)")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> Any:
+        """Load the preprocessor of a folder or Hub repo: its class from ``image_processor_type`` /
+        ``feature_extractor_type`` in processor_config.json (nested) or preprocessor_config.json,
+        else from config.json's ``model_type``; kwargs override attributes."""
+        from autohub_core.processing import read_preprocessor_dict
+
+        _refuse_remote_code(kwargs)
+        kwargs.pop("use_fast", None)
+        config = kwargs.pop("config", None)
+        options = HubOptions.pop_from(kwargs)
+        values, source = read_preprocessor_dict(
+            pretrained_model_name_or_path, _NESTED_KEY[cls._kind], options
+        )
+        preprocessor_class = cls._class_for(values, source, pretrained_model_name_or_path, options, config)
+        with _contained(preprocessor_class):
+            return preprocessor_class.from_dict(values, _source=source, **kwargs)
+
+    @classmethod
+    def _class_for(
+        cls, values: dict[str, Any], source: str, name: str | os.PathLike, options: HubOptions, config: Any
+    ) -> Any:
+        registry = get_registry()
+        kinds = (cls._kind, *cls._fallback_kinds)
+        named = _named_class(values, source, cls._type_key)
+        if named is None and cls._kind == "image-processor":  # old checkpoints: "ViTFeatureExtractor"
+            legacy = _named_class(values, source, "feature_extractor_type")
+            named = legacy.replace("FeatureExtractor", "ImageProcessor") if legacy else None
+        if named is None and cls._kind == "feature-extractor":  # an image checkpoint: its image processor
+            named = _named_class(values, source, "image_processor_type")
+            kinds = kinds[::-1] if named is not None else kinds
+        if named is not None:
+            for kind in kinds:
+                found = registry.find_by_class_name(kind, named)
+                if found is not None:
+                    return found
+            if cls._kind == "feature-extractor" and named.endswith("FeatureExtractor"):
+                found = registry.find_by_class_name(
+                    "image-processor", named.replace("FeatureExtractor", "ImageProcessor")
+                )
+                if found is not None:
+                    return found
+        model_type = _model_type(name, options, config)
+        if isinstance(model_type, str):
+            for kind in kinds:
+                if registry.has(kind, model_type):
+                    return registry.lookup(kind, model_type)
+        if named is not None:
+            known = sorted(target.rpartition(":")[2] for _, _, target in registry.items(cls._kind))
+            raise ProcessorError(
+                f"{source}: {cls._type_key} names {named!r}, which no installed plugin provides "
+                f"(installed: {', '.join(known) or 'none'}); install the family's plugin "
+                f"(pip install autohub-<family>) or register the class with {cls.__name__}.register"
+            )
+        if isinstance(model_type, str) and registry.has("config", model_type):
+            registry.lookup(cls._kind, model_type)  # raises "model_type has no <kind> class"
+        raise ProcessorError(
+            f"{source}: cannot tell which {cls._kind.replace('-', ' ')} to use: no {cls._type_key} key and "
+            "no config.json with a model_type an installed plugin provides; add the key"
+        )
+
+    @classmethod
+    def _register(cls, config_class: type[PretrainedConfig], value: type, exist_ok: bool) -> None:
+        model_type = getattr(config_class, "model_type", "")
+        if not model_type:
+            raise RegistrationError(f"{config_class.__name__} has no model_type; set the class attribute")
+        registry = get_registry()
+        if (
+            registry.has(cls._kind, model_type)
+            and not exist_ok
+            and not registry.maps_to(cls._kind, model_type, value)
+        ):
+            raise RegistrationError(
+                f"'{config_class.__name__}' (model_type {model_type!r}) already has a {cls._kind} "
+                f"({registry.source(cls._kind, model_type)}); pass exist_ok=True to replace it."
+            )
+        registry.register(cls._kind, model_type, value)
+
+
+_NESTED_KEY = {"image-processor": "image_processor", "feature-extractor": "feature_extractor"}
+
+
+def _named_class(values: dict[str, Any], source: str, key: str) -> str | None:
+    """The class name under ``key`` (None when absent); a non-string is a :class:`ProcessorError`."""
+    named = values.get(key)
+    if named is not None and not isinstance(named, str):
+        raise ProcessorError(f"{source}: {key!r} must be a class name (a string), got {named!r}")
+    return named
+
+
+class AutoImageProcessor(_AutoPreprocessorClass):
+    """Instantiates the image processor of the checkpoint's family."""
+
+    _kind = "image-processor"
+    _type_key = "image_processor_type"
+
+    @classmethod
+    def register(
+        cls,
+        config_class: type[PretrainedConfig],
+        image_processor_class: type | None = None,
+        slow_image_processor_class: type | None = None,
+        fast_image_processor_class: type | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        """Register an image processor for configs of ``config_class`` (the seeds' signature; one
+        class is kept, the fast one when several are given)."""
+        chosen = fast_image_processor_class or image_processor_class or slow_image_processor_class
+        if chosen is None:
+            raise RegistrationError("You need to specify an image processor class to register")
+        cls._register(config_class, chosen, exist_ok)
+
+
+class AutoFeatureExtractor(_AutoPreprocessorClass):
+    """Instantiates the feature extractor of the checkpoint's family (for image checkpoints whose
+    family has none, its image processor, as transformers)."""
+
+    _kind = "feature-extractor"
+    _type_key = "feature_extractor_type"
+    _fallback_kinds = ("image-processor",)
+
+    @classmethod
+    def register(
+        cls, config_class: type[PretrainedConfig], feature_extractor_class: type, exist_ok: bool = False
+    ) -> None:
+        """Register ``feature_extractor_class`` for configs of ``config_class``."""
+        cls._register(config_class, feature_extractor_class, exist_ok)
+
+
+class AutoProcessor:
+    """Instantiates the processor of the checkpoint's family; for a family without one, its
+    tokenizer, else its image processor, else its feature extractor (as transformers)."""
+
+    def __init__(self) -> None:
+        _no_direct_instantiation(type(self), "from_pretrained(pretrained_model_name_or_path)")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> Any:
+        """The class comes from ``processor_class`` in processor_config.json,
+        preprocessor_config.json or tokenizer_config.json, else from config.json's model_type."""
+        _refuse_remote_code(kwargs)
+        kwargs.pop("use_fast", None)
+        config = kwargs.pop("config", None)
+        options = HubOptions.pop_from(kwargs)
+        processor_class = _processor_class(pretrained_model_name_or_path, options, config)
+        if processor_class is not None:
+            with _contained(processor_class):
+                return processor_class.from_pretrained(
+                    pretrained_model_name_or_path, **vars(options), **kwargs
+                )
+        failures: list[str] = []
+        for auto_class in (AutoTokenizer, AutoImageProcessor, AutoFeatureExtractor):
+            try:
+                return auto_class.from_pretrained(
+                    pretrained_model_name_or_path, config=config, **vars(options), **kwargs
+                )
+            except (ProcessorError, TokenizerError, UnknownModelTypeError, CheckpointNotFoundError) as error:
+                failures.append(f"{auto_class.__name__}: {error}")
+        raise ProcessorError(
+            f"no processor, tokenizer, image processor or feature extractor can be loaded from "
+            f"{pretrained_model_name_or_path}: " + "; ".join(failures)
+        )
+
+    @staticmethod
+    def register(config_class: type[PretrainedConfig], processor_class: type, exist_ok: bool = False) -> None:
+        """Register ``processor_class`` for configs of ``config_class``."""
+        model_type = getattr(config_class, "model_type", "")
+        if not model_type:
+            raise RegistrationError(f"{config_class.__name__} has no model_type; set the class attribute")
+        registry = get_registry()
+        if (
+            registry.has("processor", model_type)
+            and not exist_ok
+            and not registry.maps_to("processor", model_type, processor_class)
+        ):
+            raise RegistrationError(
+                f"'{config_class.__name__}' (model_type {model_type!r}) already has a processor "
+                f"({registry.source('processor', model_type)}); pass exist_ok=True to replace it."
+            )
+        registry.register("processor", model_type, processor_class)
+
+
+def _processor_class(name: str | os.PathLike, options: HubOptions, config: Any) -> Any | None:
+    """The processor class the checkpoint's files name or its model_type has; None when neither."""
+    from autohub_core import limits
+
+    registry = get_registry()
+    for filename in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
+        path = resolve_file(name, filename, options, required=False)
+        if path is None:
+            continue
+        named = _named_class(limits.read_json(path, ProcessorError), str(path), "processor_class")
+        if named is None:
+            continue
+        found = registry.find_by_class_name("processor", named)
+        if found is not None:
+            return found
+        if filename == "processor_config.json":
+            known = sorted(target.rpartition(":")[2] for _, _, target in registry.items("processor"))
+            raise ProcessorError(
+                f"{path}: processor_class names {named!r}, which no installed plugin provides "
+                f"(installed: {', '.join(known) or 'none'}); install the family's plugin or register "
+                "the class with AutoProcessor.register"
+            )
+    model_type = _model_type(name, options, config)
+    if isinstance(model_type, str) and registry.has("processor", model_type):
+        return registry.lookup("processor", model_type)
+    return None

@@ -50,6 +50,7 @@ __all__ = [
     "Processor",
     "load_image",
     "merge_features",
+    "read_preprocessor_dict",
 ]
 
 IMAGE_PROCESSOR_NAME = FEATURE_EXTRACTOR_NAME = "preprocessor_config.json"
@@ -202,26 +203,8 @@ class Preprocessor:
         options = HubOptions.pop_from(kwargs)
         kwargs.pop("trust_remote_code", None)
         kwargs.pop("use_fast", None)
-        values, source = cls.get_preprocessor_dict(pretrained_model_name_or_path, options)
+        values, source = read_preprocessor_dict(pretrained_model_name_or_path, cls.processor_key, options)
         return cls.from_dict(values, _source=source, **kwargs)
-
-    @classmethod
-    def get_preprocessor_dict(
-        cls, pretrained_model_name_or_path: str | os.PathLike, options: HubOptions | None = None
-    ) -> tuple[dict[str, Any], str]:
-        """The raw attribute dict and the file it came from (see :meth:`from_pretrained`)."""
-        options = options or HubOptions()
-        if os.path.isfile(pretrained_model_name_or_path):
-            path = Path(pretrained_model_name_or_path)
-            return _read_json(path), str(path)
-        nested = resolve_file(pretrained_model_name_or_path, PROCESSOR_NAME, options, required=False)
-        if nested is not None:
-            entry = _read_json(nested).get(cls.processor_key)
-            if isinstance(entry, dict):
-                return entry, f"{nested} ({cls.processor_key!r})"
-        path = resolve_file(pretrained_model_name_or_path, IMAGE_PROCESSOR_NAME, options)
-        assert path is not None
-        return _read_json(path), str(path)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], **kwargs: Any) -> Any:
@@ -257,6 +240,26 @@ class Preprocessor:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def read_preprocessor_dict(
+    pretrained_model_name_or_path: str | os.PathLike, nested_key: str, options: HubOptions | None = None
+) -> tuple[dict[str, Any], str]:
+    """A preprocessor's raw attributes and the file they came from: a JSON file given directly,
+    else ``processor_config.json``'s entry ``nested_key`` (how transformers 5 saves processors),
+    else ``preprocessor_config.json``."""
+    options = options or HubOptions()
+    if os.path.isfile(pretrained_model_name_or_path):
+        path = Path(pretrained_model_name_or_path)
+        return _read_json(path), str(path)
+    nested = resolve_file(pretrained_model_name_or_path, PROCESSOR_NAME, options, required=False)
+    if nested is not None:
+        entry = _read_json(nested).get(nested_key)
+        if isinstance(entry, dict):
+            return entry, f"{nested} ({nested_key!r})"
+    path = resolve_file(pretrained_model_name_or_path, IMAGE_PROCESSOR_NAME, options)
+    assert path is not None
+    return _read_json(path), str(path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
