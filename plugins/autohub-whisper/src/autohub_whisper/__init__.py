@@ -1,0 +1,1 @@
+"""autohub plugin for the Whisper family (speech recognition and translation, audio classification)."""
