@@ -283,11 +283,6 @@ class ViTPreTrainedModel(PreTrainedModel):
         "encoder.layer.*.output.dense": "rowwise",
     }
 
-    def __init__(self, config: ViTConfig, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)
-        get_activation(config.hidden_act)
-        get_activation(config.pooler_act, "pooler_act")
-
     def _init_weights(self, module: nn.Module) -> None:
         """The core's default, plus truncated-normal position embeddings and [CLS] token, and a zero
         mask token, as transformers."""
