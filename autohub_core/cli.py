@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import sys
+import textwrap
 import traceback
 import warnings
 from collections import Counter
@@ -63,12 +64,23 @@ _CONFIG_SUMMARY_KEYS = (
 def plugins_summary() -> dict[str, Any]:
     """What plugin discovery found: each plugin with what it declares, and any conflicts."""
     from autohub_core.plugins import get_registry, list_plugins
+    from autohub_core.registry import PREPROCESSOR_KINDS
 
     plugins = []
     for info in list_plugins():
-        declared: dict[str, Any] = {"model_types": [], "heads": {}, "tokenizers": {}, "models": {}}
+        declared: dict[str, Any] = {
+            "model_types": [],
+            "heads": {},
+            "tokenizers": {},
+            "models": {},
+            "preprocessors": {},
+        }
         for declaration in info.declarations:
-            if declaration.kind == "config":
+            if declaration.kind in PREPROCESSOR_KINDS:
+                declared["preprocessors"].setdefault(declaration.kind, {})[declaration.model_type] = (
+                    declaration.target
+                )
+            elif declaration.kind == "config":
                 declared["model_types"].append(declaration.model_type)
             elif declaration.kind == "head":
                 declared["heads"].setdefault(declaration.model_type, {})[declaration.task] = (
@@ -122,6 +134,9 @@ def _print_plugins(summary: dict[str, Any], out: TextIO) -> None:
                     out.write(f"{indent}  {task} -> {target}\n")
             for model_type, target in sorted(plugin["tokenizers"].items()):
                 out.write(f"{indent}tokenizer {model_type}: {target}\n")
+            for kind, targets in sorted(plugin["preprocessors"].items()):
+                for model_type, target in sorted(targets.items()):
+                    out.write(f"{indent}{kind} {model_type}: {target}\n")
     collisions = dict.fromkeys(plugin["collision"] for plugin in summary["plugins"] if plugin["collision"])
     for conflict in [*collisions, *summary["conflicts"]]:
         out.write(f"conflict: {conflict}\n")
@@ -355,6 +370,14 @@ def _read_texts(args: argparse.Namespace, stdin: TextIO) -> list[str]:
 
 
 _GENERATION_TASKS = ("text-generation", "text2text-generation", "summarization", "translation")
+_TOP_K_TASKS = ("text-classification", "fill-mask", "image-classification", "audio-classification")
+#: Tasks whose inputs are file paths (images or audio) rather than texts.
+_FILE_TASKS = (
+    "image-classification",
+    "zero-shot-image-classification",
+    "automatic-speech-recognition",
+    "audio-classification",
+)
 _SAMPLING_FLAGS = (("temperature", "--temperature"), ("top_p", "--top-p"), ("seed", "--seed"))
 
 
@@ -367,8 +390,14 @@ def _check_task_options(args: argparse.Namespace) -> None:
         raise _UsageError("--context only applies to --task question-answering")
     if (args.src_lang is not None or args.tgt_lang is not None) and args.task != "translation":
         raise _UsageError("--src-lang and --tgt-lang only apply to --task translation")
-    if args.top_k is not None and args.task not in ("text-classification", "fill-mask") and not generating:
-        raise _UsageError("--top-k only applies to text-classification, fill-mask and generation tasks")
+    if args.labels is not None and args.task != "zero-shot-image-classification":
+        raise _UsageError("--labels only applies to --task zero-shot-image-classification")
+    if args.task == "zero-shot-image-classification" and args.labels is None:
+        raise _UsageError(
+            "zero-shot-image-classification needs --labels (comma-separated, e.g. --labels cat,dog)"
+        )
+    if args.top_k is not None and args.task not in _TOP_K_TASKS and not generating:
+        raise _UsageError(f"--top-k only applies to {', '.join(_TOP_K_TASKS)} and generation tasks")
     if not generating:
         for name, flag in (
             ("max_new_tokens", "--max-new-tokens"),
@@ -441,6 +470,15 @@ def _run_task(
     elif args.task == "question-answering":
         results = task.run(texts, context=args.context, **common)
         _emit(args, out, texts, results, _format_answer)
+    elif args.task in ("image-classification", "audio-classification"):
+        results = task.run(texts, top_k=args.top_k or 5, **common)
+        _emit(args, out, texts, results, _format_labels)
+    elif args.task == "zero-shot-image-classification":
+        results = task.run(texts, candidate_labels=args.labels.split(","), **common)
+        _emit(args, out, texts, results, _format_labels)
+    elif args.task == "automatic-speech-recognition":
+        results = task.run(texts, **common)
+        _emit(args, out, texts, results, lambda result: f"  {result['text']}\n")
     else:
         _generate(args, task, texts, out, err)
 
@@ -575,7 +613,7 @@ class _UsageError(AutohubError):
 _COMMANDS = {
     "plugins": "list installed plugins and what they provide",
     "inspect": "summarise a checkpoint without loading its weights",
-    "run": "run a model on texts",
+    "run": "run a model on texts, images or audio files",
 }
 
 
@@ -595,7 +633,7 @@ def _parser() -> argparse.ArgumentParser:
     epilog = "commands:\n" + "".join(f"  {name:<9} {text}\n" for name, text in _COMMANDS.items())
     parser = _ArgumentParser(
         prog="autohub",
-        description="Inspect autohub plugins and checkpoints, and run models on text.",
+        description="Inspect autohub plugins and checkpoints, and run models on texts, images and audio.",
         epilog=epilog + "\nrun 'autohub COMMAND --help' for a command's options",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -606,10 +644,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_parser(command: str) -> argparse.ArgumentParser:
+#: What ``autohub run --task TASK --help`` adds: the task's inputs, options and output.
+_TASK_HELP = {
+    "token-classification": "label each token of each text (NER); --aggregation groups sub-words into entities",
+    "text-classification": "classify each text; --top-k labels with scores (default 1)",
+    "fill-mask": "predict the tokens behind the mask token of each text; --top-k propositions (default 5)",
+    "feature-extraction": "one mean-pooled, L2-normalised embedding per text; --similarity scores pairs",
+    "question-answering": "answer each question (INPUT) from --context",
+    "text-generation": "continue each prompt; --max-new-tokens, --do-sample, --temperature, --top-p, --top-k, --seed",
+    "text2text-generation": "sequence-to-sequence generation (T5) on each text; generation options as text-generation",
+    "summarization": "summarize each text with a seq2seq model; generation options as text-generation",
+    "translation": "translate each text; --src-lang / --tgt-lang where the model needs them",
+    "image-classification": "classify image files (PNG, JPEG ... anything Pillow opens; INPUT are paths); "
+    "--top-k labels with scores (default 5)",
+    "zero-shot-image-classification": "score image files (INPUT are paths) against --labels a,b,c with a "
+    "CLIP-style model ('This is a photo of {label}.'); every label with its score, best first",
+    "automatic-speech-recognition": "transcribe audio files (INPUT are paths): 16-bit (8/24/32-bit) PCM WAV "
+    "through the standard library, FLAC / OGG / float WAV through soundfile (pip install 'autohub-core[audio]'), "
+    "mono or averaged to mono, at the model's sampling rate (16 kHz for Whisper and Wav2Vec2); a CTC model "
+    "(Wav2Vec2) or a speech seq2seq model (Whisper, up to 30 s per file)",
+    "audio-classification": "classify audio files (INPUT are paths; formats as automatic-speech-recognition); "
+    "--top-k labels with scores (default 5)",
+}
+
+
+def _task_in(arguments: Sequence[str]) -> str | None:
+    """The value of ``--task`` among raw ``run`` arguments (for ``--help`` of one task)."""
+    for index, argument in enumerate(arguments):
+        if argument == "--task" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--task="):
+            return argument.partition("=")[2]
+    return None
+
+
+def _command_parser(command: str, task: str | None = None) -> argparse.ArgumentParser:
     from autohub_core.tasks import AGGREGATION_STRATEGIES, TASK_NAMES
 
-    parser = _ArgumentParser(prog=f"autohub {command}", description=_COMMANDS[command])
+    description = _COMMANDS[command]
+    if command == "run" and task in _TASK_HELP:
+        description += "\n\n" + textwrap.fill(f"--task {task}: {_TASK_HELP[task]}", width=88)
+    parser = _ArgumentParser(
+        prog=f"autohub {command}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     parser.add_argument("--json", action="store_true", help="print JSON")
     if command == "plugins":
@@ -618,7 +697,12 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
     _add_hub_arguments(parser)
     if command == "inspect":
         return parser
-    parser.add_argument("texts", nargs="*", metavar="TEXT", help="input texts (else --file or stdin lines)")
+    parser.add_argument(
+        "texts",
+        nargs="*",
+        metavar="INPUT",
+        help="input texts, or image / audio file paths for those tasks (else --file or stdin lines)",
+    )
     parser.add_argument(
         "--task",
         required=True,
@@ -626,7 +710,7 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
         metavar="TASK",
         help=f"what to run: {', '.join(TASK_NAMES)}",
     )
-    parser.add_argument("--file", help="read texts from this file, one per line")
+    parser.add_argument("--file", help="read inputs (texts or file paths) from this file, one per line")
     parser.add_argument(
         "--batch-size", type=_positive_int, default=8, help="texts per forward pass (default 8)"
     )
@@ -638,8 +722,9 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--top-k",
         type=_positive_int,
-        help="labels (text-classification, default 1), tokens (fill-mask, default 5), "
-        "or the k most likely tokens to sample from (generation with --do-sample)",
+        help="labels (text-classification, default 1; image- and audio-classification, default 5), "
+        "tokens (fill-mask, default 5), or the k most likely tokens to sample from (generation with "
+        "--do-sample)",
     )
     parser.add_argument(
         "--aggregation",
@@ -653,6 +738,9 @@ def _command_parser(command: str) -> argparse.ArgumentParser:
         help="feature-extraction: cosine similarity of each pair of texts",
     )
     parser.add_argument("--context", help="question-answering: the text to find answers in")
+    parser.add_argument(
+        "--labels", help="zero-shot-image-classification: the candidate labels, comma-separated (cat,dog)"
+    )
     parser.add_argument("--src-lang", help="translation: source language code (e.g. en)")
     parser.add_argument("--tgt-lang", help="translation: target language code (e.g. de)")
     parser.add_argument(
@@ -735,7 +823,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
     stdin = stdin if stdin is not None else sys.stdin
     try:
         top = _parser().parse_args(argv)
-        args = _command_parser(top.command).parse_intermixed_args(top.arguments)
+        args = _command_parser(top.command, _task_in(top.arguments)).parse_intermixed_args(top.arguments)
     except KeyboardInterrupt:
         return _interrupted(err)
     args.command = top.command

@@ -2,7 +2,8 @@
 
 ``generate()`` reproduces transformers' greedy search, multinomial sampling and beam search:
 the same logits processors in the same order (repetition penalty, no-repeat n-grams, min
-length, min new tokens, then temperature, top-k, top-p when sampling), the same stopping
+length, min new tokens, ``suppress_tokens``, ``begin_suppress_tokens``, then temperature, top-k,
+top-p when sampling), the same stopping
 rules (max length, one or more EOS tokens per sequence, finished sequences padded with
 ``pad_token_id``), the same position ids for left-padded batches, and beam search's length
 penalty, ``early_stopping`` modes and ``num_return_sequences``. A head that can generate inherits
@@ -324,6 +325,21 @@ def _suppress_eos_while(eos: torch.Tensor, too_short: Callable[[torch.Tensor], b
     return process
 
 
+def _suppress_tokens(token_ids: list[int], at_length: int | None = None) -> Processor:
+    """Set the logits of ``token_ids`` to -inf (ids past the vocabulary are ignored): at every step,
+    or only when the sequence is ``at_length`` long (transformers' SuppressTokensLogitsProcessor and
+    SuppressTokensAtBeginLogitsProcessor)."""
+    suppressed = torch.tensor(list(token_ids), dtype=torch.long)
+
+    def process(sequence: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if at_length is not None and sequence.shape[-1] != at_length:
+            return scores
+        vocabulary = torch.arange(scores.shape[-1], device=scores.device)
+        return torch.where(torch.isin(vocabulary, suppressed.to(scores.device)), -float("inf"), scores)
+
+    return process
+
+
 def _temperature(temperature: float) -> Processor:
     return lambda sequence, scores: scores / temperature
 
@@ -364,6 +380,15 @@ def _logits_processors(
     )
     if eos is not None and min_length:
         processors.append(_suppress_eos_while(eos, lambda sequence: sequence.shape[-1] < min_length))
+    suppress_tokens = getattr(config, "suppress_tokens", None)
+    if suppress_tokens is not None:
+        processors.append(_suppress_tokens(suppress_tokens))
+    begin_suppress_tokens = getattr(config, "begin_suppress_tokens", None)
+    if begin_suppress_tokens is not None:
+        # The first generated token; after a one-token prompt with a forced BOS, the one after it.
+        forced_bos = getattr(config, "forced_bos_token_id", None)
+        begin_index = prompt_length if prompt_length > 1 or forced_bos is None else prompt_length + 1
+        processors.append(_suppress_tokens(begin_suppress_tokens, at_length=begin_index))
     if config.do_sample:
         if config.temperature is not None and config.temperature != 1.0:
             processors.append(_temperature(float(config.temperature)))

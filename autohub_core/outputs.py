@@ -291,3 +291,48 @@ class MaskedImageModelingOutput(ModelOutput):
     reconstruction: torch.Tensor | None = None
     hidden_states: Tensors | None = None
     attentions: Tensors | None = None
+
+
+# -- CLIP (autohub-clip) ------------------------------------------------------------------------
+
+__all__ += ["CLIPOutput", "CLIPTextModelOutput", "CLIPVisionModelOutput"]
+
+
+@dataclass
+class CLIPOutput(ModelOutput):
+    """A CLIP dual encoder's output: ``logits_per_image`` (images x texts) and ``logits_per_text``
+    (texts x images), the normalised ``text_embeds`` / ``image_embeds``, each tower's own output,
+    and the contrastive ``loss`` with ``return_loss=True``. Its tuple view holds the towers'
+    outputs as tuples too, as transformers'."""
+
+    loss: torch.Tensor | None = None
+    logits_per_image: torch.Tensor | None = None
+    logits_per_text: torch.Tensor | None = None
+    text_embeds: torch.Tensor | None = None
+    image_embeds: torch.Tensor | None = None
+    text_model_output: BaseModelOutputWithPooling | None = None
+    vision_model_output: BaseModelOutputWithPooling | None = None
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        """The non-None fields, in order, the towers' outputs as tuples."""
+        return tuple(value.to_tuple() if isinstance(value, ModelOutput) else value for value in self.values())
+
+
+@dataclass
+class CLIPTextModelOutput(ModelOutput):
+    """A CLIP text tower with projection: ``text_embeds`` (batch, projection_dim), unnormalised."""
+
+    text_embeds: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    attentions: Tensors | None = None
+
+
+@dataclass
+class CLIPVisionModelOutput(ModelOutput):
+    """A CLIP vision tower with projection: ``image_embeds`` (batch, projection_dim), unnormalised."""
+
+    image_embeds: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    attentions: Tensors | None = None

@@ -40,6 +40,7 @@ __all__ = [
     "check_device",
     "cosine_similarity_pairs",
     "load_task",
+    "score_function",
 ]
 
 AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
@@ -129,6 +130,16 @@ class Task:
         }
         with torch.inference_mode():
             return model(**inputs)
+
+
+def score_function(config: Any) -> str:
+    """How a classification head's logits become scores, as transformers' pipelines choose:
+    ``"none"`` for regression, ``"sigmoid"`` for multi-label or one label, else ``"softmax"``."""
+    if config.problem_type == "regression":
+        return "none"
+    if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+        return "sigmoid"
+    return "softmax"
 
 
 def check_device(device: str | None) -> None:
@@ -340,12 +351,7 @@ class TextClassification(Task):
 
     def score_function(self) -> str:
         """``"softmax"``, ``"sigmoid"`` or ``"none"``, chosen like transformers' pipeline."""
-        config = self.model.config
-        if config.problem_type == "regression":
-            return "none"
-        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
-            return "sigmoid"
-        return "softmax"
+        return score_function(self.model.config)
 
     def run(
         self,
@@ -796,7 +802,14 @@ _TASK_CLASSES: dict[str, type[Task]] = {
         Translation,
     )
 }
-TASK_NAMES = tuple(_TASK_CLASSES)
+#: Image and audio tasks, defined in :mod:`autohub_core.media_tasks` (imported on first use).
+_MEDIA_TASKS = {
+    "image-classification": "ImageClassification",
+    "zero-shot-image-classification": "ZeroShotImageClassification",
+    "automatic-speech-recognition": "AutomaticSpeechRecognition",
+    "audio-classification": "AudioClassification",
+}
+TASK_NAMES = (*_TASK_CLASSES, *_MEDIA_TASKS)
 
 
 def load_task(
@@ -809,6 +822,10 @@ def load_task(
 ) -> Task:
     """Load ``name_or_path`` for ``task`` (one of :data:`TASK_NAMES`)."""
     task_class = _TASK_CLASSES.get(task)
+    if task in _MEDIA_TASKS:
+        from autohub_core import media_tasks
+
+        task_class = getattr(media_tasks, _MEDIA_TASKS[task])
     if task_class is None:
         raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASK_NAMES)}")
     return task_class.from_pretrained(name_or_path, device=device, dtype=dtype, **hub_options)
