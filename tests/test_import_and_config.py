@@ -25,8 +25,10 @@ def test_import_is_cheap_and_lazy() -> None:
     code = (
         "import sys, autohub_core\n"
         "from autohub_core import AutoModel, AutoConfig, AutoTokenizer, PretrainedConfig\n"
+        "from autohub_core import AutoImageProcessor, AutoFeatureExtractor, AutoProcessor\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('torch', 'transformers', 'autohub_bert', 'safetensors', 'tokenizers', 'huggingface_hub'))\n"
+        "('torch', 'transformers', 'autohub_bert', 'safetensors', 'tokenizers', 'huggingface_hub', "
+        "'numpy', 'PIL'))\n"
         "print(loaded)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -40,6 +42,7 @@ def test_discovery_happens_on_first_use_through_the_entry_point() -> None:
         "names = [i.name for i in p.list_plugins() if i.loaded]\n"
         "assert 'bert' in names, names\n"
         "assert 'autohub_bert.modeling' not in sys.modules and 'torch' not in sys.modules\n"
+        "assert 'numpy' not in sys.modules and 'PIL' not in sys.modules\n"
         "info = [i for i in p.list_plugins() if i.name == 'bert'][0]\n"
         "print(info.distribution, info.module)\n"
     )
