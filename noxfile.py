@@ -119,6 +119,7 @@ FLOOR_TESTS = [
 #: sentence-transformers) or builds its checkpoints with it. A new test file must be put in
 #: one list or the other: the session refuses to run otherwise.
 FLOOR_EXCLUDED = [
+    "tests/test_media_tasks.py",
     "tests/test_processing.py",
     "tests/test_adapters.py",
     "tests/test_api_reference.py",
