@@ -174,7 +174,7 @@ def test_a_tokenizer_json_with_another_pipeline_is_set_back_to_clips(saved_by_tr
 def test_bad_tokenizer_files_are_typed(legacy_files: Path, tmp_path: Path) -> None:
     (tmp_path / "vocab.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "merges.txt").write_text((legacy_files / "merges.txt").read_text(encoding="utf-8"))
-    with pytest.raises(TokenizerError, match="vocab.json"):
+    with pytest.raises(TokenizerError, match=r"vocab\.json"):
         CLIPTokenizer.from_pretrained(tmp_path)
     word_level = Tokenizer.from_str(
         json.dumps({"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}})
