@@ -265,10 +265,18 @@ def test_pooler_output_size_and_activation_match(tmp_path) -> None:
 
 
 def test_rectangular_images_and_patches_and_no_qkv_bias_match(tmp_path) -> None:
-    overrides = {"image_size": [32, 24], "patch_size": [8, 4], "qkv_bias": False, "hidden_act": "gelu_new"}
+    """Also ``head_dim`` (read by transformers 5 when present): 4 heads of 12 over a hidden size of 32."""
+    overrides = {
+        "image_size": [32, 24],
+        "patch_size": [8, 4],
+        "qkv_bias": False,
+        "hidden_act": "gelu_new",
+        "head_dim": 12,
+    }
     reference, directory = _reference("image-classification", tmp_path, **overrides)
     model = AutoModelForImageClassification.from_pretrained(directory)
     assert "vit.encoder.layer.0.attention.attention.query.bias" not in model.state_dict()
+    assert model.vit.encoder.layer[0].attention.attention.query.weight.shape == (48, 32)
     pixels = _pixels(height=32, width=24)
     with torch.no_grad():
         _assert_same(reference(pixels), model(pixels), ("logits",))

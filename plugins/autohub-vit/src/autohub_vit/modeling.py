@@ -420,7 +420,8 @@ class ViTForMaskedImageModeling(ViTPreTrainedModel):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         """``bool_masked_pos`` (batch, patches), True where a patch is masked, gives the loss; it
-        needs ``patch_size == encoder_stride`` so that the reconstruction has the input's size."""
+        needs ``patch_size == encoder_stride`` so that the reconstruction has the input's size.
+        ``num_items_in_batch`` is accepted and ignored (the loss is a mean), as in transformers."""
         config = self.config
         if bool_masked_pos is not None and config.patch_size != config.encoder_stride:
             raise ModelInputError(
