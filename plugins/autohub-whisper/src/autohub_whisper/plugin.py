@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autohub_core.hookspecs import RegisterByType, RegisterHead, hookimpl
+from autohub_core.hookspecs import RegisterByType, RegisterHead, RegisterPreprocessor, hookimpl
 
 _MODELING = "autohub_whisper.modeling"
 
@@ -33,3 +33,9 @@ def autohub_register_models(register: RegisterByType) -> None:
 def autohub_register_heads(register: RegisterHead) -> None:
     for task, class_name in HEADS.items():
         register("whisper", task, f"{_MODELING}:{class_name}")
+
+
+@hookimpl
+def autohub_register_preprocessors(register: RegisterPreprocessor) -> None:
+    register("feature-extractor", "whisper", "autohub_whisper.processing:WhisperFeatureExtractor")
+    register("processor", "whisper", "autohub_whisper.processing:WhisperProcessor")
