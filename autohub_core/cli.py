@@ -145,6 +145,13 @@ def _print_plugins(summary: dict[str, Any], out: TextIO) -> None:
 # -- inspect --------------------------------------------------------------------------------------
 
 
+_PREPROCESSOR_AUTO_CLASSES = {
+    "AutoImageProcessor": "image-processor",
+    "AutoFeatureExtractor": "feature-extractor",
+    "AutoProcessor": "processor",
+}
+
+
 def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
     """Config, resolved plugin and classes, parameter count and dtypes of a checkpoint.
 
@@ -165,12 +172,16 @@ def checkpoint_summary(name_or_path: str, **hub_options: Any) -> dict[str, Any]:
     plugin = next((p for p in _plugin_infos() if p.plugin_id == plugin_name), None)
     classes: dict[str, str | None] = {}
     for auto_name, task in TASKS.items():
+        if auto_name == "AutoModelForVision2Seq":  # AutoModelForImageTextToText under its old name
+            continue
         if task == BASE_TASK:
             classes[auto_name] = registry.target("model", model_type)
         else:
             classes[auto_name] = registry.target("head", model_type, task)
     classes["AutoConfig"] = registry.target("config", model_type)
     classes["AutoTokenizer"] = registry.target("tokenizer", model_type)
+    for auto_name, kind in _PREPROCESSOR_AUTO_CLASSES.items():
+        classes[auto_name] = registry.target(kind, model_type)
     config_dict = config.to_dict()
     weights = _weights_summary(name_or_path, options)
     if weights is None:
