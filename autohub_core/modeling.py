@@ -71,9 +71,10 @@ _SAFETENSORS_DTYPES = {
 }
 
 
-_LOSS_TYPES = re.compile(
-    "ForCausalLM|ForMaskedLM|ForQuestionAnswering|ForSequenceClassification|ForTokenClassification"
-    "|ForConditionalGeneration"
+_LOSS_TYPES = re.compile(  # transformers' generic LOSS_MAPPING names (not its per-model detection losses)
+    "ForSemanticSegmentation|ForCausalLM|ForMaskedLM|ForQuestionAnswering|ForSequenceClassification"
+    "|ForImageClassification|ForVideoClassification|ForAudioClassification|ForTokenClassification"
+    "|ForSegmentation|ForObjectDetection|ForCTC|ForConditionalGeneration"
 )
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _warned: set[str] = set()

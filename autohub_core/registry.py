@@ -316,7 +316,10 @@ class Registry:
             if _base_class_name(declaration.target.rpartition(":")[2].rpartition(".")[2]) == wanted:
                 return self.lookup(*key)
         for key, _ in declared:  # legacy names live on the classes: import this kind's classes once
-            value = self.lookup(*key)
+            try:
+                value = self.lookup(*key)
+            except PluginError:  # a broken plugin must not hide the others; using it directly reports it
+                continue
             if wanted in {_base_class_name(name) for name in getattr(value, "legacy_names", ())}:
                 return value
         return None

@@ -433,3 +433,52 @@ def test_unknown_keys_round_trip_and_saved_files_load_in_transformers(tmp_path: 
     np.testing.assert_array_equal(
         ours(image, return_tensors="np")["pixel_values"], reloaded(image, return_tensors="np")["pixel_values"]
     )
+
+
+# -- the seeds' task Auto classes -------------------------------------------------------------------
+
+
+def test_every_seeds_auto_class_exists_with_its_task() -> None:
+    import autohub_core
+    from autohub_core.auto import TASKS
+
+    for name, task in TASKS.items():
+        auto_class = getattr(autohub_core, name)
+        assert auto_class._task == task
+        assert callable(auto_class.from_pretrained) and callable(auto_class.register)
+    assert autohub_core.AutoModelForVision2Seq is autohub_core.AutoModelForImageTextToText
+
+
+def test_text_only_checkpoint_gives_its_tokenizer_and_missing_tasks_name_the_heads(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_models import save_tiny_bert
+
+    from autohub_core import (
+        AutoModelForDepthEstimation,
+        AutoModelForImageClassification,
+        UnknownModelTypeError,
+    )
+    from autohub_core.tokenization import PreTrainedTokenizer
+
+    directory = save_tiny_bert(tmp_path / "bert")
+    assert isinstance(AutoProcessor.from_pretrained(directory), PreTrainedTokenizer)
+    config = AutoConfig.from_pretrained(directory)
+    with pytest.raises(UnknownModelTypeError, match=r"'image-classification'.*'bert'.*masked-lm"):
+        AutoModelForImageClassification.from_config(config)
+
+    class DepthHead(torch.nn.Module):  # a third party's head for a task no in-repo plugin has
+        config_class = type(config)
+
+        @classmethod
+        def from_config(cls, config: PretrainedConfig) -> DepthHead:
+            return cls()
+
+    AutoModelForDepthEstimation.register(type(config), DepthHead)
+    try:
+        assert isinstance(AutoModelForDepthEstimation.from_config(config), DepthHead)
+    finally:
+        from autohub_core import plugins
+
+        plugins.reset()
