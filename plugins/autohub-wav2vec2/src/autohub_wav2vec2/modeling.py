@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.parametrize import ParametrizationList
 
 from autohub_core.errors import ConfigError, LabelError, ModelInputError, UnsupportedFeatureError
 from autohub_core.layers import attention, get_activation, padding_mask, token_classification_loss
@@ -471,14 +472,14 @@ class Wav2Vec2PreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         """transformers' initialisation of the modules it treats specially, else the core's default."""
-        if isinstance(module, Wav2Vec2PositionalConvEmbedding):
-            conv = module.conv
-            weight = conv.parametrizations.weight
-            std = 2 * (1 / (conv.kernel_size[0] * conv.in_channels)) ** 0.5
-            nn.init.normal_(weight.original1, mean=0, std=std)
-            with torch.no_grad():  # the magnitude of the direction drawn: the weight is original1 itself
-                weight.original0.copy_(torch.linalg.vector_norm(weight.original1, dim=(0, 1), keepdim=True))
-            nn.init.zeros_(conv.bias)
+        if isinstance(module, ParametrizationList):  # the positional convolution's weight norm
+            direction, magnitude = module.original1, module.original0
+            channels, _, kernel_size = direction.shape
+            nn.init.normal_(direction, mean=0, std=2 * (1 / (kernel_size * channels)) ** 0.5)
+            with torch.no_grad():  # the weight starts as the direction drawn
+                magnitude.copy_(torch.linalg.vector_norm(direction, dim=(0, 1), keepdim=True))
+        elif isinstance(module, Wav2Vec2PositionalConvEmbedding):
+            nn.init.zeros_(module.conv.bias)
         elif isinstance(module, Wav2Vec2FeatureProjection):
             bound = (1 / module.projection.in_features) ** 0.5
             nn.init.uniform_(module.projection.weight, a=-bound, b=bound)
@@ -609,6 +610,11 @@ class Wav2Vec2PreTrainedModel(PreTrainedModel):
                 f"{type(self).__name__} does not support the Wav2Vec2 adapter: set config key 'add_adapter' = False"
             )
 
+    def get_input_embeddings(self) -> nn.Module:
+        """The convolutional feature encoder: what turns raw audio into the first hidden states
+        (there is no token embedding; ``enable_input_require_grads`` hooks its output)."""
+        return self.base_model.feature_extractor
+
     def freeze_feature_encoder(self) -> None:
         """Stop gradients through the convolutional feature encoder (its weights stay fixed)."""
         self.base_model.feature_extractor._freeze_parameters()
@@ -695,7 +701,8 @@ class Wav2Vec2Model(Wav2Vec2PreTrainedModel):
         output_hidden_states = (
             config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
-        extract_features = self.feature_extractor(input_values).transpose(1, 2)
+        dtype = self.feature_extractor.conv_layers[0].conv.weight.dtype  # float32 audio into a half model
+        extract_features = self.feature_extractor(input_values.to(dtype)).transpose(1, 2)
         frame_mask = None
         if attention_mask is not None:
             frame_mask = self._get_feature_vector_attention_mask(
