@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from autohub_core.errors import TokenizerError
+from autohub_core.errors import GenerationError, TokenizerError
 
-__all__ = ["LANGUAGES", "TASKS", "TO_LANGUAGE_CODE", "language_code", "language_token"]
+__all__ = [
+    "LANGUAGES",
+    "TASKS",
+    "TO_LANGUAGE_CODE",
+    "UnknownLanguageError",
+    "language_code",
+    "language_token",
+]
 
 #: Language code -> name, in the order of the language tokens (``<|en|>`` follows ``<|startoftranscript|>``).
 LANGUAGES: dict[str, str] = {
@@ -131,8 +138,9 @@ TO_LANGUAGE_CODE: dict[str, str] = {
 TASKS: tuple[str, ...] = ("translate", "transcribe")
 
 
-class UnknownLanguageError(TokenizerError):
-    """A language that is neither a Whisper language code, name, alias nor ``<|code|>`` token."""
+class UnknownLanguageError(TokenizerError, GenerationError):
+    """A language that is neither a Whisper language code, name, alias nor ``<|code|>`` token
+    (raised by the tokenizer's prompt options and by ``generate(language=)``; a ValueError)."""
 
 
 def language_code(language: str) -> str:

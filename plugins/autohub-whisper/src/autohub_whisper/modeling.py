@@ -637,7 +637,7 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel, GenerationMixin):
             if labels.shape[1] > self.config.max_target_positions:
                 raise ModelInputError(
                     f"Labels' sequence length {labels.shape[1]} cannot exceed the maximum allowed length of "
-                    f"{self.config.max_target_positions} tokens."
+                    f"{self.config.max_target_positions} tokens (config key 'max_target_positions')."
                 )
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = shift_tokens_right(
@@ -738,7 +738,8 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel, GenerationMixin):
         ``language`` (a code such as ``"en"``, a name such as ``"english"``, a token ``"<|en|>"``, or
         one per row) and ``task`` (``"transcribe"`` / ``"translate"``) choose the prompt tokens;
         without a language a multilingual model detects it per row. Other ``kwargs`` are the core
-        ``generate()`` options (``num_beams``, ``max_new_tokens`` ...). Returns, like transformers,
+        ``generate()`` options (``num_beams``, ``max_new_tokens`` ...); as in transformers,
+        ``num_return_sequences`` decodes each row that many times independently. Returns, like transformers,
         the generated tokens without the prompt and without the final end-of-text token, right-padded
         with ``pad_token_id``. Timestamp prediction (``return_timestamps=True``) and long-form audio
         are not implemented (:class:`UnsupportedFeatureError`).
@@ -779,6 +780,15 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel, GenerationMixin):
         batch_size = encoder_outputs.last_hidden_state.shape[0]
 
         init_tokens = self._init_tokens(config, batch_size, encoder_outputs, language, task, is_multilingual)
+        copies = kwargs.get("num_return_sequences", config.num_return_sequences) or 1
+        if copies > 1:
+            # As transformers: each row is repeated and decoded on its own (beam search then returns
+            # the same best sequence num_return_sequences times; sampling draws different ones).
+            encoder_outputs = BaseModelOutput(
+                last_hidden_state=encoder_outputs.last_hidden_state.repeat_interleave(copies, dim=0)
+            )
+            init_tokens = init_tokens.repeat_interleave(copies, dim=0)
+            kwargs["num_return_sequences"] = 1
         prompt_length = init_tokens.shape[1]
         max_new_tokens = kwargs.get("max_new_tokens", config.max_new_tokens)
         if max_new_tokens is not None and max_new_tokens + prompt_length > self.config.max_target_positions:
