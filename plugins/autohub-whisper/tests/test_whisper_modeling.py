@@ -21,7 +21,7 @@ from autohub_core import (
     AutoModelForSpeechSeq2Seq,
 )
 from autohub_core.errors import GenerationError, ModelInputError, UnsupportedFeatureError
-from autohub_core.generation import _suppress_tokens
+from autohub_core.generation import GenerationConfig, _suppress_tokens
 from autohub_whisper.languages import UnknownLanguageError
 from autohub_whisper.modeling import WhisperForConditionalGeneration
 from autohub_whisper.processing import WhisperFeatureExtractor
@@ -316,7 +316,7 @@ def test_generate_refuses_what_it_does_not_implement(model: WhisperForConditiona
     features = torch.zeros(1, 80, 3000)
     with pytest.raises(UnknownLanguageError, match="Unsupported language: xx"):
         model.generate(features, language="xx", max_new_tokens=2)
-    with pytest.raises(GenerationError, match="not in the `generation_config.lang_to_id`"):
+    with pytest.raises(GenerationError, match=r"not in the `generation_config\.lang_to_id`"):
         model.generate(features, language="cantonese", max_new_tokens=2)
     with pytest.raises(GenerationError, match="task"):
         model.generate(features, language="en", task="summarize", max_new_tokens=2)
@@ -348,7 +348,6 @@ def test_spec_augment_is_refused_in_training_only() -> None:
             model.train()(**inputs)
 
 
-def transformers_free_generation_config(**overrides: object):  # noqa: ANN201 - a GenerationConfig
-    from autohub_core.generation import GenerationConfig
-
+def transformers_free_generation_config(**overrides: object) -> GenerationConfig:
+    """The test generation_config.json as autohub's GenerationConfig, with ``overrides``."""
     return GenerationConfig.from_dict({**generation_config(VOCAB), **overrides})
