@@ -1030,17 +1030,25 @@ class Wav2Vec2ForXVector(Wav2Vec2PreTrainedModel):
             return_dict=True,
         )
         hidden_states = self.projector(self._layer_sum_or_last(outputs))
+        config = self.config
+        consumed = sum(d * (k - 1) for k, d in zip(config.tdnn_kernel, config.tdnn_dilation, strict=True))
+        if hidden_states.shape[1] - consumed < 2:
+            raise ModelInputError(
+                f"input_values is too short for Wav2Vec2ForXVector: {hidden_states.shape[1]} frames, but the TDNN "
+                f"layers (config keys 'tdnn_kernel', 'tdnn_dilation') consume {consumed} and the statistics "
+                "pooling needs 2 more; give longer audio"
+            )
         for layer in self.tdnn:
             hidden_states = layer(hidden_states)
         if attention_mask is None:
             lengths = [hidden_states.shape[1]] * hidden_states.shape[0]
-        else:
+        else:  # transformers' formula (it leaves the dilation out)
             frames = self._get_feat_extract_output_lengths(attention_mask.sum(dim=1))
             lengths = self._get_tdnn_output_lengths(frames).tolist()
         if min(lengths) < 2:
             raise ModelInputError(
-                "input_values is too short for Wav2Vec2ForXVector: the TDNN layers (config keys 'tdnn_kernel') "
-                "leave fewer than 2 frames to pool; give longer audio"
+                "attention_mask leaves a row too short for Wav2Vec2ForXVector: fewer than 2 frames to pool "
+                "after the TDNN layers; give longer audio"
             )
         mean = torch.stack([hidden_states[i, :length].mean(dim=0) for i, length in enumerate(lengths)])
         std = torch.stack([hidden_states[i, :length].std(dim=0) for i, length in enumerate(lengths)])

@@ -65,16 +65,17 @@ class Wav2Vec2FeatureExtractor(FeatureExtractor):
             pad_to_multiple_of=pad_to_multiple_of,
             return_attention_mask=return_attention_mask,
         )
-        rows = list(input_values)
-        if self.do_normalize:
+        if self.do_normalize:  # a list of rows, as transformers returns (else the padded array)
             padded = padding is not False and padding != "do_not_pad"
             lengths = (
                 [int(mask.sum()) for mask in attention_mask]
                 if padded and attention_mask is not None
-                else [len(row) for row in rows]
+                else [len(row) for row in input_values]
             )
-            rows = [self._normalize(row, length) for row, length in zip(rows, lengths, strict=True)]
-        features: dict[str, Any] = {"input_values": rows}
+            input_values = [
+                self._normalize(row, length) for row, length in zip(input_values, lengths, strict=True)
+            ]
+        features: dict[str, Any] = {"input_values": input_values}
         if attention_mask is not None:
             features["attention_mask"] = [np.asarray(mask, dtype=np.int32) for mask in attention_mask]
         return BatchFeature(features, tensor_type=return_tensors)
