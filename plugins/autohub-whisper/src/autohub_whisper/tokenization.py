@@ -196,7 +196,8 @@ class WhisperTokenizer(PreTrainedTokenizer):
         """Ids to text. ``skip_special_tokens`` also drops a ``<|startofprev|>`` prompt; timestamp tokens
         are removed from the text, or written as ``<|1.08|>`` with ``decode_with_timestamps``;
         ``output_offsets`` returns ``{"text", "offsets"}`` with each timestamped segment's times. A batch
-        (list of lists, 2-D tensor) gives a list."""
+        (list of lists, 2-D tensor) gives a list; as in transformers, its rows keep a ``<|startofprev|>``
+        prompt and cannot have offsets."""
         if normalize or basic_normalize or kwargs.get("remove_diacritics"):
             raise UnsupportedFeatureError(
                 "WhisperTokenizer.decode(normalize=True / basic_normalize=True) (Whisper's text normalizers) "
@@ -213,9 +214,25 @@ class WhisperTokenizer(PreTrainedTokenizer):
             "decode_with_timestamps": decode_with_timestamps,
         }
         if token_ids and isinstance(token_ids[0], (list, tuple)):
-            return [self.decode(list(row), **options) for row in token_ids]
-        token_ids = [int(index) for index in token_ids]
-        filtered = self._strip_prompt(token_ids) if skip_special_tokens else token_ids
+            if output_offsets:
+                raise TokenizerError(
+                    "decode(output_offsets=True) takes one sequence at a time, as in transformers"
+                )
+            # As transformers: a batch keeps a <|startofprev|> prompt even with skip_special_tokens.
+            return [self._decode_row([int(i) for i in row], False, **options) for row in token_ids]
+        return self._decode_row([int(index) for index in token_ids], skip_special_tokens, **options)
+
+    def _decode_row(
+        self,
+        token_ids: list[int],
+        strip_prompt: bool,
+        skip_special_tokens: bool,
+        clean_up_tokenization_spaces: bool | None,
+        output_offsets: bool,
+        time_precision: float,
+        decode_with_timestamps: bool,
+    ) -> Any:
+        filtered = self._strip_prompt(token_ids) if strip_prompt and skip_special_tokens else token_ids
         if decode_with_timestamps:
             text = self._decode_with_timestamps(filtered, skip_special_tokens, time_precision)
         else:
@@ -227,9 +244,9 @@ class WhisperTokenizer(PreTrainedTokenizer):
         return text
 
     def batch_decode(self, sequences: Any, skip_special_tokens: bool = False, **kwargs: Any) -> list[Any]:  # type: ignore[override]
-        """Decode each sequence of a batch (same options as :meth:`decode`)."""
-        rows = sequences.tolist() if hasattr(sequences, "tolist") else sequences
-        return [self.decode(list(row), skip_special_tokens, **kwargs) for row in rows]
+        """Decode each sequence of a batch (same options as :meth:`decode`, which decodes batches too)."""
+        decoded = self.decode(sequences, skip_special_tokens, **kwargs)
+        return [decoded] if isinstance(decoded, str) else decoded
 
     def _strip_prompt(self, token_ids: list[int]) -> list[int]:
         """Without a leading ``<|startofprev|>`` prompt: from ``<|startoftranscript|>`` on (nothing without it)."""
