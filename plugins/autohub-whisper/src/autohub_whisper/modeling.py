@@ -364,7 +364,8 @@ class WhisperEncoder(WhisperPreTrainedModel):
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
-        inputs_embeds = F.gelu(self.conv1(input_features))
+        # Features from the extractor are float32: cast them to the weights' dtype (float16 / bfloat16 models).
+        inputs_embeds = F.gelu(self.conv1(input_features.to(self.conv1.weight.dtype)))
         inputs_embeds = F.gelu(self.conv2(inputs_embeds)).permute(0, 2, 1)
         hidden_states = inputs_embeds + self.embed_positions.weight
         hidden_states = F.dropout(hidden_states, p=self.config.dropout, training=self.training)
@@ -938,6 +939,7 @@ class WhisperForAudioClassification(WhisperPreTrainedModel):
 
     _keys_to_ignore_on_load_unexpected = [r"^(model\.)?decoder\.", r"^proj_out\."]
     base_model_tp_plan: ClassVar[dict[str, str]] = _ENCODER_TP_PLAN
+    _no_split_modules = ["WhisperEncoderLayer"]
 
     def __init__(self, config: WhisperConfig) -> None:
         super().__init__(config)
@@ -1011,6 +1013,7 @@ class WhisperForCausalLM(WhisperPreTrainedModel, GenerationMixin):
 
     main_input_name = "input_ids"
     base_model_tp_plan: ClassVar[dict[str, str]] = _DECODER_TP_PLAN
+    _no_split_modules = ["WhisperDecoderLayer"]
     _tp_plan: ClassVar[dict[str, str]] = {"proj_out": "colwise_gather_output"}
 
     def __init__(self, config: WhisperConfig) -> None:
