@@ -200,6 +200,7 @@ def test_processor_matches_transformers_and_saves_both_ways(clip_folder: Path, t
         {"images": images[0]},
         {"text": LABELS, "padding": "max_length", "truncation": True, "max_length": 12},
         {"images": [images[0], images[0]], "do_center_crop": False},
+        {"text": LABELS, "images": images, "text_kwargs": {"padding": True}, "images_kwargs": {"size": 240}},
     ]
     for call in calls:
         _same_batch(theirs(**call, return_tensors="pt"), ours(**call, return_tensors="pt"))
@@ -290,3 +291,5 @@ def test_bad_preprocessing_input_is_typed(clip_folder: Path, tmp_path: Path) -> 
         processor(images=_image(64, 64, mode="RGBA"), do_convert_rgb=False)
     with pytest.raises(ProcessorError, match="images"):
         processor(images=[])
+    with pytest.raises(ProcessorError, match="bogus"):
+        processor(text="a cat", bogus=1)

@@ -3,6 +3,7 @@ the processor pairing it with the tokenizer."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 from autohub_core.errors import ProcessorError
@@ -59,7 +60,8 @@ class CLIPProcessor(Processor):
     padding=True)`` returns ``input_ids`` / ``attention_mask`` for the texts and ``pixel_values`` for
     the images (either may be left out). Keyword arguments the image processor knows (``size``,
     ``do_center_crop`` ...) go to it, the others (``padding``, ``truncation``, ``max_length`` ...) to
-    the tokenizer."""
+    the tokenizer; transformers' grouped ``text_kwargs=`` / ``images_kwargs=`` / ``common_kwargs=``
+    dicts are read too."""
 
     attributes: ClassVar[tuple[str, ...]] = ("image_processor", "tokenizer")
 
@@ -79,9 +81,21 @@ class CLIPProcessor(Processor):
             or (isinstance(text, list | tuple) and all(isinstance(t, str) for t in text))
         ):
             raise ProcessorError(f"text must be a string or a list of strings, got {type(text).__name__}")
-        image_options = {
-            key: kwargs.pop(key) for key in list(kwargs) if key in self.image_processor._all_defaults
-        }
+        kwargs = {**(kwargs.pop("common_kwargs", None) or {}), **kwargs}
+        image_options = dict(kwargs.pop("images_kwargs", None) or {})
+        text_options = dict(kwargs.pop("text_kwargs", None) or {})
+        image_options.update(
+            {key: kwargs.pop(key) for key in list(kwargs) if key in self.image_processor._all_defaults}
+        )
+        kwargs = {**kwargs, **text_options}
+        return_tensors = kwargs.pop("return_tensors", return_tensors)
+        text_parameters = inspect.signature(self.tokenizer.encode_inputs).parameters
+        unknown = sorted(key for key in kwargs if key not in text_parameters)
+        if unknown:
+            raise ProcessorError(
+                f"CLIPProcessor got unknown argument(s) {unknown}: they are neither options of the image "
+                f"processor {sorted(self.image_processor._all_defaults)} nor of the tokenizer"
+            )
         text_inputs = None
         if text is not None:
             text_inputs = self.tokenizer(
