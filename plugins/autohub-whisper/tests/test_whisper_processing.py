@@ -331,3 +331,18 @@ def test_processor_bad_input(processor_folder: Path) -> None:
         processor()
     with pytest.raises(ProcessorError, match="sampling rate"):
         processor(audio=_audio()[0], sampling_rate=44100)
+
+
+def test_auto_classes_resolve_a_hub_layout_folder(tmp_path: Path) -> None:
+    """whisper-tiny's layout: config.json, preprocessor_config.json and tokenizer files, no
+    processor_config.json; AutoProcessor builds the WhisperProcessor from the model type."""
+    write_tokenizer(tmp_path)
+    AutoConfig.for_model("whisper", **tiny_config_kwargs(2008)).save_pretrained(tmp_path)
+    transformers.WhisperFeatureExtractor().save_pretrained(tmp_path)
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    assert isinstance(processor, WhisperProcessor)
+    assert isinstance(AutoFeatureExtractor.from_pretrained(tmp_path), WhisperFeatureExtractor)
+    assert isinstance(AutoTokenizer.from_pretrained(tmp_path), WhisperTokenizer)
+    theirs = transformers.AutoProcessor.from_pretrained(tmp_path)
+    text = SENTENCES[1]
+    assert processor(text=text)["input_ids"] == theirs(text=text)["input_ids"]
