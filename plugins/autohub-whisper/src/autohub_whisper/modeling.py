@@ -742,8 +742,12 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel, GenerationMixin):
         ``generate()`` options (``num_beams``, ``max_new_tokens`` ...); as in transformers,
         ``num_return_sequences`` decodes each row that many times independently. Returns, like transformers,
         the generated tokens without the prompt and without the final end-of-text token, right-padded
-        with ``pad_token_id``. Timestamp prediction (``return_timestamps=True``) and long-form audio
-        are not implemented (:class:`UnsupportedFeatureError`).
+        with ``pad_token_id``. Features shorter than 3000 frames are zero-padded and ``attention_mask`` is
+        ignored, as transformers does for short-form audio. Timestamp prediction
+        (``return_timestamps=True``) and long-form audio are not implemented
+        (:class:`UnsupportedFeatureError`). Should the model emit two consecutive timestamp tokens
+        anyway, the tokens are returned as decoded, where transformers would re-decode the rest of
+        the window as another segment.
         """
         inputs = kwargs.pop("inputs", None)
         if input_features is None:
