@@ -36,21 +36,33 @@ class TestWav2Vec2Conformance(ConformanceSuite):
         "xvector_output_dim": 8,
         "classifier_proj_size": 12,
         "num_labels": 3,
+        "num_codevectors_per_group": 8,
+        "codevector_dim": 8,
+        "proj_codevector_dim": 8,
         # The x-vector head L2-normalises its logits: with transformers' 0.02 they are tiny and the
         # gradients reach ~4e6, beyond any absolute tolerance of the tensor-parallel comparison.
         "initializer_range": 0.2,
         # A summed CTC loss (~180 here) scales every gradient; the mean keeps them comparable in absolute terms.
         "ctc_loss_reduction": "mean",
-        # SpecAugment draws from numpy's random state, which the suite's torch seeds do not reset.
-        "mask_time_prob": 0.0,
+        # SpecAugment draws from numpy's random state, which the suite's torch seeds do not reset: off.
+        # (mask_time_prob > 0 still creates masked_spec_embed, which pre-training's masks need.)
+        "apply_spec_augment": False,
+        "mask_time_prob": 0.05,
     }
     # The 2-rank tensor-parallel run needs sizes 2 divides (config_kwargs has odd ones).
     tensor_parallel_overrides = {"intermediate_size": 36}
     # Gradients of the summed outputs reach ~100 here (every frame adds to the feature encoder's), so
     # float32 rounding of the sharded sums is ~2e-5 in absolute terms (~2e-7 relative).
     tensor_parallel_atol = 1e-4
-    tasks = ("base", "ctc", "audio-classification", "audio-frame-classification", "audio-xvector")
-    loss_tasks = ("ctc", "audio-classification", "audio-frame-classification", "audio-xvector")
+    tasks = (
+        "base",
+        "pretraining",
+        "ctc",
+        "audio-classification",
+        "audio-frame-classification",
+        "audio-xvector",
+    )
+    loss_tasks = ("pretraining", "ctc", "audio-classification", "audio-frame-classification", "audio-xvector")
     tokenizer_texts = ("HELLO WORLD", " LEADING  SPACES ", "<s>SPECIAL</s> TOKENS", "lower case", "")
 
     def inputs_for(self, task: str, config: PretrainedConfig) -> dict[str, torch.Tensor]:
@@ -64,6 +76,12 @@ class TestWav2Vec2Conformance(ConformanceSuite):
         self, task: str, config: PretrainedConfig, inputs: dict[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
         generator = torch.Generator().manual_seed(2)
+        if task == "pretraining":  # what compute_mask_indices / sample_negative_indices draw
+            mask_time_indices = torch.zeros((self.batch_size, FRAMES), dtype=torch.bool)
+            mask_time_indices[:, 5:20] = True
+            negatives = torch.randint(5, 20, (self.batch_size, FRAMES, 4), generator=generator)
+            negatives += torch.arange(self.batch_size)[:, None, None] * FRAMES
+            return {"mask_time_indices": mask_time_indices, "sampled_negative_indices": negatives}
         if task == "ctc":
             labels = torch.randint(1, config.vocab_size, (self.batch_size, 6), generator=generator)
             labels[-1, -2:] = -100
@@ -79,6 +97,10 @@ class TestWav2Vec2Conformance(ConformanceSuite):
             "base": {
                 "last_hidden_state": (batch, FRAMES, config.hidden_size),
                 "extract_features": (batch, FRAMES, 16),
+            },
+            "pretraining": {
+                "projected_states": (batch, FRAMES, 8),
+                "projected_quantized_states": (batch, FRAMES, 8),
             },
             "ctc": {"logits": (batch, FRAMES, config.vocab_size)},
             "audio-classification": {"logits": (batch, config.num_labels)},

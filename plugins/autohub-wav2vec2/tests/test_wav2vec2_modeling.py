@@ -371,3 +371,59 @@ def test_heads_without_adapter_support_refuse_it() -> None:
     for head in (modeling.Wav2Vec2ForSequenceClassification, modeling.Wav2Vec2ForAudioFrameClassification):
         with pytest.raises(ConfigError, match="'add_adapter'"):
             head(config)
+
+
+PRETRAINING = {
+    "num_codevectors_per_group": 5,
+    "num_codevector_groups": 2,
+    "codevector_dim": 8,
+    "proj_codevector_dim": 6,
+    "num_negatives": 4,
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("training", [False, True], ids=["eval-argmax", "train-gumbel"])
+def test_pretraining_matches_transformers(layout: str, training: bool, tmp_path: Path) -> None:
+    """Wav2Vec2ForPreTraining: masks and negatives drawn by both libraries' helpers from one numpy
+    seed are identical; projected states, perplexity, contrastive and diversity losses and every
+    gradient match (in training the hard Gumbel softmax draws from one torch seed)."""
+    from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
+
+    config = {**LAYOUTS[layout], **NO_DROPOUT, **PRETRAINING}
+    torch.manual_seed(0)
+    transformers.Wav2Vec2ForPreTraining(transformers.Wav2Vec2Config(**config)).save_pretrained(tmp_path)
+    ours = auto_class_for_task("pretraining").from_pretrained(tmp_path)
+    theirs = transformers.Wav2Vec2ForPreTraining.from_pretrained(tmp_path)
+    assert type(ours) is modeling.Wav2Vec2ForPreTraining
+    audio, mask = _audio()
+    shape = (len(LENGTHS), _frames(config, max(LENGTHS)))
+    frame_mask = ours._get_feature_vector_attention_mask(shape[1], mask)
+    draws = []
+    for compute, sample in (
+        (modeling.compute_mask_indices, modeling.sample_negative_indices),
+        (_compute_mask_indices, _sample_negative_indices),
+    ):
+        np.random.seed(7)
+        time_mask = compute(shape, mask_prob=0.4, mask_length=3, attention_mask=frame_mask, min_masks=2)
+        draws.append((time_mask, sample(shape, 4, time_mask)))
+    assert np.array_equal(draws[0][0], draws[1][0]) and np.array_equal(draws[0][1], draws[1][1])
+    time_mask, negatives = (torch.from_numpy(array) for array in draws[0])
+    results = []
+    for model in (ours, theirs):
+        model.train(training)
+        torch.manual_seed(11)
+        np.random.seed(13)  # SpecAugment's feature masks (large-lv60) while training
+        output = model(audio, mask, mask_time_indices=time_mask, sampled_negative_indices=negatives)
+        output.loss.backward()
+        results.append((output, {name: p.grad for name, p in model.named_parameters()}))
+    (actual, grads), (expected, expected_grads) = results
+    for name in ("projected_states", "projected_quantized_states", "codevector_perplexity"):
+        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=ATOL, msg=name)
+    for name in ("loss", "contrastive_loss", "diversity_loss"):
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-6, atol=ATOL, msg=name)
+    for name, grad in expected_grads.items():
+        if grad is None:
+            assert grads[name] is None, name
+        else:
+            torch.testing.assert_close(grads[name], grad, rtol=1e-5, atol=ATOL, msg=name)

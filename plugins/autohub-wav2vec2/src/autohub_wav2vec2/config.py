@@ -1,10 +1,10 @@
 """Wav2Vec2 configuration: the keys of a wav2vec2 config.json, with transformers' defaults.
 
-Every key transformers' ``Wav2Vec2Config`` reads is accepted and checked. The quantizer and
-contrastive-loss keys (``num_codevectors_per_group``, ``num_codevector_groups``, ``codevector_dim``,
-``proj_codevector_dim``, ``contrastive_logits_temperature``, ``num_negatives``,
-``diversity_loss_weight``, ``feat_quantizer_dropout``) are kept and round-tripped: only
-``Wav2Vec2ForPreTraining`` reads them, which autohub-wav2vec2 does not ship.
+Every key transformers' ``Wav2Vec2Config`` reads is accepted, checked and implemented. The
+quantizer and contrastive-loss keys (``num_codevectors_per_group``, ``num_codevector_groups``,
+``codevector_dim``, ``proj_codevector_dim``, ``contrastive_logits_temperature``,
+``diversity_loss_weight``, ``feat_quantizer_dropout``) are read by ``Wav2Vec2ForPreTraining`` only;
+``num_negatives`` is what callers pass to ``sample_negative_indices``, as in transformers.
 """
 
 from __future__ import annotations

@@ -41,11 +41,15 @@ __all__ = [
     "Wav2Vec2BaseModelOutput",
     "Wav2Vec2ForAudioFrameClassification",
     "Wav2Vec2ForCTC",
+    "Wav2Vec2ForPreTraining",
+    "Wav2Vec2ForPreTrainingOutput",
     "Wav2Vec2ForSequenceClassification",
     "Wav2Vec2ForXVector",
     "Wav2Vec2Model",
     "Wav2Vec2PreTrainedModel",
     "XVectorOutput",
+    "compute_mask_indices",
+    "sample_negative_indices",
 ]
 
 logger = logging.getLogger("autohub")
@@ -80,6 +84,22 @@ class XVectorOutput(ModelOutput):
     embeddings: torch.Tensor | None = None
     hidden_states: Tensors | None = None
     attentions: Tensors | None = None
+
+
+@dataclass
+class Wav2Vec2ForPreTrainingOutput(ModelOutput):
+    """What :class:`Wav2Vec2ForPreTraining` returns: the transformer's and the quantizer's features
+    projected to ``proj_codevector_dim``, the codebook perplexity and, with negatives, the
+    contrastive + diversity loss."""
+
+    loss: torch.Tensor | None = None
+    projected_states: torch.Tensor | None = None
+    projected_quantized_states: torch.Tensor | None = None
+    codevector_perplexity: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    attentions: Tensors | None = None
+    contrastive_loss: torch.Tensor | None = None
+    diversity_loss: torch.Tensor | None = None
 
 
 def _check_supported(config: Wav2Vec2Config) -> None:
@@ -150,6 +170,28 @@ def compute_mask_indices(
     indices[indices > sequence_length - 1] = sequence_length - 1
     np.put_along_axis(mask, indices, 1, -1)
     return mask
+
+
+def sample_negative_indices(
+    features_shape: tuple[int, int], num_negatives: int, mask_time_indices: np.ndarray | None = None
+) -> np.ndarray:
+    """For each masked frame, ``num_negatives`` other masked frames of the same utterance (flat indices
+    into the batch), drawn exactly as transformers' ``_sample_negative_indices`` draws them."""
+    batch_size, sequence_length = features_shape
+    positions = np.arange(sequence_length)
+    sampled = np.zeros((batch_size, sequence_length, num_negatives), dtype=np.int32)
+    masked = (
+        mask_time_indices.astype(bool) if mask_time_indices is not None else np.ones(features_shape, bool)
+    )
+    for row in range(batch_size):
+        high = masked[row].sum() - 1
+        masked_positions = positions[masked[row]]
+        own = np.broadcast_to(np.arange(high + 1)[:, None], (high + 1, num_negatives))
+        drawn = np.random.randint(0, high, size=(high + 1, num_negatives))
+        drawn[drawn >= own] += 1  # never the frame itself
+        sampled[row][masked[row]] = masked_positions[drawn]
+        sampled[row] += row * sequence_length
+    return sampled
 
 
 # -- feature encoder ------------------------------------------------------------------------------
@@ -495,6 +537,13 @@ class Wav2Vec2PreTrainedModel(PreTrainedModel):
             nn.init.uniform_(module.masked_spec_embed)
         elif isinstance(module, AMSoftmaxLoss):
             nn.init.normal_(module.weight)
+        elif isinstance(module, Wav2Vec2GumbelVectorQuantizer):
+            nn.init.normal_(module.weight_proj.weight, mean=0.0, std=1.0)
+            nn.init.zeros_(module.weight_proj.bias)
+            nn.init.uniform_(module.codevectors)
+        elif isinstance(module, Wav2Vec2ForPreTraining):
+            module.project_hid.reset_parameters()
+            module.project_q.reset_parameters()
         else:
             super()._init_weights(module)
 
@@ -722,6 +771,140 @@ class Wav2Vec2Model(Wav2Vec2PreTrainedModel):
             attentions=all_attentions if output_attentions else None,
         )
         return self._output(outputs, return_dict)
+
+
+class Wav2Vec2GumbelVectorQuantizer(nn.Module):
+    """Product quantization of the conv features: per group, one of ``num_codevectors_per_group``
+    codevectors, chosen by a hard Gumbel softmax while training and by argmax otherwise."""
+
+    def __init__(self, config: Wav2Vec2Config) -> None:
+        super().__init__()
+        self.num_groups = config.num_codevector_groups
+        self.num_vars = config.num_codevectors_per_group
+        if config.codevector_dim % self.num_groups:
+            raise ConfigError(
+                f"config key 'codevector_dim' = {config.codevector_dim} must be a multiple of "
+                f"'num_codevector_groups' = {self.num_groups}"
+            )
+        self.codevectors = nn.Parameter(
+            torch.empty(1, self.num_groups * self.num_vars, config.codevector_dim // self.num_groups)
+        )
+        self.weight_proj = nn.Linear(config.conv_dim[-1], self.num_groups * self.num_vars)
+        self.temperature = 2.0
+
+    @staticmethod
+    def _compute_perplexity(probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            probs = torch.where(
+                mask.flatten()[:, None, None].expand(probs.shape), probs, torch.zeros_like(probs)
+            )
+            marginal = probs.sum(dim=0) / mask.sum()
+        else:
+            marginal = probs.mean(dim=0)
+        return torch.exp(-torch.sum(torch.xlogy(marginal, marginal), dim=-1)).sum()
+
+    def forward(
+        self, hidden_states: torch.Tensor, mask_time_indices: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch_size, length, _ = hidden_states.shape
+        hidden_states = self.weight_proj(hidden_states).view(batch_size * length * self.num_groups, -1)
+        if self.training:
+            probs = F.gumbel_softmax(hidden_states.float(), tau=self.temperature, hard=True).type_as(
+                hidden_states
+            )
+            soft = torch.softmax(hidden_states.view(batch_size * length, self.num_groups, -1).float(), dim=-1)
+            perplexity = self._compute_perplexity(soft, mask_time_indices)
+        else:
+            chosen = hidden_states.argmax(dim=-1)
+            probs = hidden_states.new_zeros(hidden_states.shape).scatter_(-1, chosen.view(-1, 1), 1.0)
+            probs = probs.view(batch_size * length, self.num_groups, -1)
+            perplexity = self._compute_perplexity(probs, mask_time_indices)
+        probs = probs.view(batch_size * length, -1)
+        codevectors = (probs.unsqueeze(-1) * self.codevectors).view(
+            batch_size * length, self.num_groups, self.num_vars, -1
+        )
+        return codevectors.sum(-2).view(batch_size, length, -1), perplexity
+
+
+class Wav2Vec2ForPreTraining(Wav2Vec2PreTrainedModel):
+    """Wav2Vec2 with the quantizer and projections of self-supervised pre-training: given
+    ``mask_time_indices`` (:func:`compute_mask_indices`) and ``sampled_negative_indices``
+    (:func:`sample_negative_indices`), the contrastive loss over the masked frames plus the
+    codebook diversity loss, as transformers computes them."""
+
+    def __init__(self, config: Wav2Vec2Config) -> None:
+        super().__init__(config)
+        self.wav2vec2 = Wav2Vec2Model(config)
+        self.dropout_features = nn.Dropout(config.feat_quantizer_dropout)
+        self.quantizer = Wav2Vec2GumbelVectorQuantizer(config)
+        self.project_hid = nn.Linear(config.hidden_size, config.proj_codevector_dim)
+        self.project_q = nn.Linear(config.codevector_dim, config.proj_codevector_dim)
+        self.post_init()
+
+    def set_gumbel_temperature(self, temperature: float) -> None:
+        """The Gumbel softmax temperature (annealed during pre-training)."""
+        self.quantizer.temperature = temperature
+
+    def forward(
+        self,
+        input_values: torch.Tensor | None,
+        attention_mask: torch.Tensor | None = None,
+        mask_time_indices: torch.Tensor | None = None,
+        sampled_negative_indices: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> Any:
+        """``mask_time_indices`` (batch, frames) marks the frames to predict; ``sampled_negative_indices``
+        (batch, frames, num_negatives) their distractors. The loss needs both."""
+        if sampled_negative_indices is not None and mask_time_indices is None:
+            raise ModelInputError(
+                "sampled_negative_indices needs mask_time_indices (the frames they belong to)"
+            )
+        outputs = self.wav2vec2(
+            input_values,
+            attention_mask,
+            mask_time_indices=mask_time_indices,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        transformer_features = self.project_hid(outputs.last_hidden_state)
+        extract_features = self.dropout_features(outputs.extract_features)
+        quantized, perplexity = self.quantizer(extract_features, mask_time_indices=mask_time_indices)
+        quantized = self.project_q(quantized.to(self.project_q.weight.dtype))
+        loss = contrastive_loss = diversity_loss = None
+        if sampled_negative_indices is not None:
+            batch_size, length, size = quantized.shape
+            negatives = quantized.view(-1, size)[sampled_negative_indices.long().view(-1)]
+            negatives = negatives.view(batch_size, length, -1, size).permute(2, 0, 1, 3)
+            targets = torch.cat([quantized[None, :], negatives], dim=0)
+            logits = torch.cosine_similarity(transformer_features.float(), targets.float(), dim=-1).type_as(
+                targets
+            )
+            logits = logits / self.config.contrastive_logits_temperature
+            negative_is_positive = (quantized == negatives).all(-1)
+            if negative_is_positive.any():
+                logits[1:][negative_is_positive] = float("-inf")
+            logits = logits.transpose(0, 2).reshape(-1, logits.size(0))
+            mask = mask_time_indices.long()
+            target = ((1 - mask) * -100).transpose(0, 1).flatten()
+            contrastive_loss = F.cross_entropy(logits.float(), target, reduction="sum")
+            num_codevectors = self.config.num_codevectors_per_group * self.config.num_codevector_groups
+            diversity_loss = ((num_codevectors - perplexity) / num_codevectors) * mask.sum()
+            loss = contrastive_loss + self.config.diversity_loss_weight * diversity_loss
+        output = Wav2Vec2ForPreTrainingOutput(
+            loss=loss,
+            projected_states=transformer_features,
+            projected_quantized_states=quantized,
+            codevector_perplexity=perplexity,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            contrastive_loss=contrastive_loss,
+            diversity_loss=diversity_loss,
+        )
+        return self._output(output, return_dict)
 
 
 class Wav2Vec2ForCTC(Wav2Vec2PreTrainedModel):

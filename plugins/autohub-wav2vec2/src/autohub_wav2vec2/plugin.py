@@ -9,6 +9,7 @@ _PROCESSING = "autohub_wav2vec2.processing"
 
 #: task -> class, with transformers' Auto mappings (AutoModelForCTC, AutoModelForAudioClassification ...).
 HEADS = {
+    "pretraining": "Wav2Vec2ForPreTraining",
     "ctc": "Wav2Vec2ForCTC",
     "audio-classification": "Wav2Vec2ForSequenceClassification",
     "audio-frame-classification": "Wav2Vec2ForAudioFrameClassification",
