@@ -139,6 +139,11 @@ class _MediaTask(Task):
                 inputs[key] = value.to(self.model.device, dtype=self.model.dtype if floating else None)
         return inputs
 
+    def _audio_batch_size(self, extractor: Any, batch_size: int) -> int:
+        """``batch_size``, or 1 when the extractor gives no attention mask: the model would then read
+        the zeros padding a shorter audio as sound (wav2vec2-base), so each audio runs alone."""
+        return batch_size if getattr(extractor, "return_attention_mask", True) else 1
+
     def _ranked(self, scores: Any, labels: Sequence[str], top_k: int | None) -> list[dict[str, Any]]:
         ranked = sorted(
             ({"label": labels[i], "score": float(score)} for i, score in enumerate(scores.tolist())),
@@ -246,10 +251,13 @@ class AudioClassification(_MediaTask):
         _check_top_k(top_k)
         function = score_function(self.model.config)
         results = []
-        for chunk in batched(audios, batch_size, progress):
+        for chunk in batched(audios, self._audio_batch_size(self.preprocessor, batch_size), progress):
             arrays = [_load_audio(item, self.preprocessor.sampling_rate) for item in chunk]
             features = self.preprocessor(
-                arrays, sampling_rate=self.preprocessor.sampling_rate, return_tensors="pt", padding=True
+                arrays,
+                sampling_rate=self.preprocessor.sampling_rate,
+                return_tensors="pt",
+                **_padding(self.preprocessor),
             )
             with torch.inference_mode():
                 logits = self.model(**self._model_inputs(features)).logits.float().cpu()
@@ -293,9 +301,10 @@ class AutomaticSpeechRecognition(_MediaTask):
         if generate_kwargs and not seq2seq:
             raise InputError(f"{type(self.model).__name__} is a CTC model: it takes no generation options")
         results = []
-        for chunk in batched(audios, batch_size, progress):
+        size = batch_size if seq2seq else self._audio_batch_size(extractor, batch_size)
+        for chunk in batched(audios, size, progress):
             arrays = [_load_audio(item, extractor.sampling_rate) for item in chunk]
-            limit = getattr(extractor, "n_samples", None)
+            limit = _window(extractor)
             for array in arrays:
                 if isinstance(limit, int) and len(array) > limit:
                     raise InputError(
@@ -303,7 +312,10 @@ class AutomaticSpeechRecognition(_MediaTask):
                         f"{limit / extractor.sampling_rate:.0f} s the model reads at once; split it into shorter clips"
                     )
             features = self.preprocessor(
-                audio=arrays, sampling_rate=extractor.sampling_rate, return_tensors="pt", padding=True
+                audio=arrays,
+                sampling_rate=extractor.sampling_rate,
+                return_tensors="pt",
+                **_padding(extractor),
             )
             inputs = self._model_inputs(features)
             with torch.inference_mode():
@@ -311,9 +323,22 @@ class AutomaticSpeechRecognition(_MediaTask):
                     tokens = self.model.generate(**inputs, **(generate_kwargs or {}))
                 else:
                     tokens = self.model(**inputs).logits.argmax(dim=-1)
-            texts = self.preprocessor.batch_decode(tokens.cpu().tolist(), skip_special_tokens=True)
+            # transformers' pipeline keeps special tokens in CTC text (only the blank is dropped)
+            texts = self.preprocessor.batch_decode(tokens.cpu().tolist(), skip_special_tokens=seq2seq)
             results += [{"text": text} for text in texts]
         return results
+
+
+def _window(extractor: Any) -> int | None:
+    """The fixed number of samples an extractor reads (``n_samples``: Whisper's 30 s), else None."""
+    window = getattr(extractor, "n_samples", None)
+    return window if isinstance(window, int) and not isinstance(window, bool) else None
+
+
+def _padding(extractor: Any) -> dict[str, Any]:
+    """How to call an extractor on a batch: a fixed-window one pads to its window by default
+    (Whisper), the others pad to the longest audio."""
+    return {} if _window(extractor) is not None else {"padding": True}
 
 
 def _apply(function: str, logits: Any) -> Any:
