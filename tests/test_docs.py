@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
+from tiny_media import save_tiny_clip, save_tiny_vit_classifier, save_tiny_wav2vec2_ctc, save_tiny_whisper
 from tiny_models import save_tiny_bert
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -33,12 +34,23 @@ def placeholders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "path/to/bert-base": str(save_tiny_bert(root / "base", "BertModel", seed=0)),
         "path/to/bert-mlm": str(save_tiny_bert(root / "mlm", "BertForMaskedLM", seed=1)),
         "path/to/bert-ner": str(save_tiny_bert(root / "ner", "BertForTokenClassification", seed=2)),
+        "path/to/vit-classifier": str(save_tiny_vit_classifier(root / "vit")),
+        "path/to/clip": str(save_tiny_clip(root / "clip")),
+        "path/to/wav2vec2-ctc": str(save_tiny_wav2vec2_ctc(root / "wav2vec2-ctc")),
+        "path/to/whisper": str(save_tiny_whisper(root / "whisper")),
     }
 
 
 def test_docs_have_runnable_examples() -> None:
     runnable = {page.name for page in PAGES for is_runnable, _ in python_blocks(page) if is_runnable}
-    assert {"index.md", "auto-classes.md", "cli.md", "plugins.md", "migrating.md"} <= runnable
+    assert {
+        "index.md",
+        "auto-classes.md",
+        "cli.md",
+        "plugins.md",
+        "migrating.md",
+        "vision-and-audio.md",
+    } <= runnable
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
@@ -64,7 +76,7 @@ def test_runnable_blocks_run(
                 continue
             for placeholder, path in placeholders.items():
                 code = code.replace(placeholder, path)
-            assert "path/to/bert" not in code, f"{page.name} block {index} uses an unknown placeholder"
+            assert "path/to/" not in code, f"{page.name} block {index} uses an unknown placeholder"
             output = io.StringIO()
             with contextlib.redirect_stdout(output):
                 exec(compile(code, f"{page.name}[{index}]", "exec"), namespace)
