@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from autohub_core.errors import MissingExtraError
-from autohub_core.hub import HubOptions
-from autohub_core.tasks import InputError, Progress, Task, batched, check_device, score_function
+from autohub_core.tasks import InputError, Progress, Task, batched, score_function
 
 __all__ = [
     "AudioClassification",
@@ -93,36 +92,6 @@ def _read_with_soundfile(path: Path, wav_error: Exception) -> tuple[Any, int]:
 class _MediaTask(Task):
     """A model and its preprocessor (image processor, feature extractor or processor)."""
 
-    preprocessor_auto_class: ClassVar[str]
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        name_or_path: str | os.PathLike,
-        *,
-        device: str | None = None,
-        dtype: str | None = None,
-        **hub_options: Any,
-    ) -> Task:
-        """Load the task's model class and preprocessor from a directory or Hub repo id."""
-        import autohub_core
-
-        options = vars(HubOptions.pop_from(dict(hub_options)))
-        check_device(device)
-        model = cls._model_class(name_or_path, options).from_pretrained(
-            name_or_path, device=device, dtype=dtype, **options
-        )
-        preprocessor = getattr(autohub_core, cls.preprocessor_auto_class).from_pretrained(
-            name_or_path, **options
-        )
-        return cls(model, preprocessor)
-
-    @classmethod
-    def _model_class(cls, name_or_path: str | os.PathLike, options: dict[str, Any]) -> Any:
-        import autohub_core
-
-        return getattr(autohub_core, cls.auto_class)
-
     @property
     def preprocessor(self) -> Any:
         """The image processor, feature extractor or processor (stored where text tasks keep the tokenizer)."""
@@ -144,6 +113,27 @@ class _MediaTask(Task):
         the zeros padding a shorter audio as sound (wav2vec2-base), so each audio runs alone."""
         return batch_size if getattr(extractor, "return_attention_mask", True) else 1
 
+    def _classify(
+        self,
+        items: Sequence[Any],
+        features_of: Callable[[list[Any]], Any],
+        top_k: int | None,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> list[list[dict[str, Any]]]:
+        """The head's labels for each item, ``top_k`` best first, scored as transformers' pipelines."""
+        import torch
+
+        _check_top_k(top_k)
+        function = score_function(self.model.config)
+        labels = [self.model.config.id2label[index] for index in range(len(self.model.config.id2label))]
+        results = []
+        for chunk in batched(items, batch_size, progress):
+            with torch.inference_mode():
+                logits = self.model(**self._model_inputs(features_of(chunk))).logits.float().cpu()
+            results += [self._ranked(row, labels, top_k) for row in _apply(function, logits)]
+        return results
+
     def _ranked(self, scores: Any, labels: Sequence[str], top_k: int | None) -> list[dict[str, Any]]:
         ranked = sorted(
             ({"label": labels[i], "score": float(score)} for i, score in enumerate(scores.tolist())),
@@ -156,10 +146,6 @@ class _MediaTask(Task):
 def _check_top_k(top_k: int | None) -> None:
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise InputError(f"top-k must be an integer of at least 1, got {top_k!r}")
-
-
-def _labels(config: Any) -> list[str]:
-    return [config.id2label[index] for index in range(len(config.id2label))]
 
 
 class ImageClassification(_MediaTask):
@@ -178,18 +164,9 @@ class ImageClassification(_MediaTask):
         progress: Progress | None = None,
     ) -> list[list[dict[str, Any]]]:
         """For each image, the ``top_k`` (None: all) ``{"label", "score"}`` sorted by score."""
-        import torch
-
-        _check_top_k(top_k)
-        function = score_function(self.model.config)
-        results = []
-        for chunk in batched(images, batch_size, progress):
-            features = self.preprocessor(list(chunk), return_tensors="pt")
-            with torch.inference_mode():
-                logits = self.model(**self._model_inputs(features)).logits.float().cpu()
-            scores = _apply(function, logits)
-            results += [self._ranked(row, _labels(self.model.config), top_k) for row in scores]
-        return results
+        return self._classify(
+            images, lambda chunk: self.preprocessor(chunk, return_tensors="pt"), top_k, batch_size, progress
+        )
 
 
 class ZeroShotImageClassification(_MediaTask):
@@ -246,24 +223,17 @@ class AudioClassification(_MediaTask):
         progress: Progress | None = None,
     ) -> list[list[dict[str, Any]]]:
         """For each audio, the ``top_k`` (None: all) ``{"label", "score"}`` sorted by score."""
-        import torch
+        extractor = self.preprocessor
 
-        _check_top_k(top_k)
-        function = score_function(self.model.config)
-        results = []
-        for chunk in batched(audios, self._audio_batch_size(self.preprocessor, batch_size), progress):
-            arrays = [_load_audio(item, self.preprocessor.sampling_rate) for item in chunk]
-            features = self.preprocessor(
-                arrays,
-                sampling_rate=self.preprocessor.sampling_rate,
-                return_tensors="pt",
-                **_padding(self.preprocessor),
+        def features_of(chunk: list[Any]) -> Any:
+            arrays = [_load_audio(item, extractor.sampling_rate) for item in chunk]
+            return extractor(
+                arrays, sampling_rate=extractor.sampling_rate, return_tensors="pt", **_padding(extractor)
             )
-            with torch.inference_mode():
-                logits = self.model(**self._model_inputs(features)).logits.float().cpu()
-            scores = _apply(function, logits)
-            results += [self._ranked(row, _labels(self.model.config), top_k) for row in scores]
-        return results
+
+        return self._classify(
+            audios, features_of, top_k, self._audio_batch_size(extractor, batch_size), progress
+        )
 
 
 class AutomaticSpeechRecognition(_MediaTask):
@@ -274,12 +244,12 @@ class AutomaticSpeechRecognition(_MediaTask):
     preprocessor_auto_class = "AutoProcessor"
 
     @classmethod
-    def _model_class(cls, name_or_path: str | os.PathLike, options: dict[str, Any]) -> Any:
+    def model_class(cls, name_or_path: str | os.PathLike, hub_options: dict[str, Any]) -> Any:
         """The checkpoint's speech seq2seq model when its family has one, else its CTC head."""
         import autohub_core
         from autohub_core.plugins import get_registry
 
-        config = autohub_core.AutoConfig.from_pretrained(name_or_path, **options)
+        config = autohub_core.AutoConfig.from_pretrained(name_or_path, **hub_options)
         if get_registry().has("head", config.model_type, "speech-seq2seq"):
             return autohub_core.AutoModelForSpeechSeq2Seq
         return autohub_core.AutoModelForCTC

@@ -60,6 +60,8 @@ class Task:
 
     name: ClassVar[str]
     auto_class: ClassVar[str]
+    preprocessor_auto_class: ClassVar[str] = "AutoTokenizer"
+    """The Auto class loading what turns inputs into tensors (a processor for image / audio tasks)."""
 
     def __init__(self, model: Any, tokenizer: Any) -> None:
         self.model = model
@@ -74,15 +76,24 @@ class Task:
         dtype: str | None = None,
         **hub_options: Any,
     ) -> Task:
-        """Load the task's model class and the tokenizer from a directory or Hub repo id."""
+        """Load the task's model class and its tokenizer (or processor) from a directory or Hub repo id."""
         import autohub_core
 
         options = vars(HubOptions.pop_from(dict(hub_options)))
         check_device(device)
-        auto_class = getattr(autohub_core, cls.auto_class)
-        model = auto_class.from_pretrained(name_or_path, device=device, dtype=dtype, **options)
-        tokenizer = autohub_core.AutoTokenizer.from_pretrained(name_or_path, **options)
-        return cls(model, tokenizer)
+        model_class = cls.model_class(name_or_path, options)
+        model = model_class.from_pretrained(name_or_path, device=device, dtype=dtype, **options)
+        preprocessor = getattr(autohub_core, cls.preprocessor_auto_class).from_pretrained(
+            name_or_path, **options
+        )
+        return cls(model, preprocessor)
+
+    @classmethod
+    def model_class(cls, name_or_path: str | os.PathLike, hub_options: dict[str, Any]) -> Any:
+        """The Auto class to load the model with (``auto_class``; a task may choose per checkpoint)."""
+        import autohub_core
+
+        return getattr(autohub_core, cls.auto_class)
 
     def run(self, texts: Sequence[str], **kwargs: Any) -> list[Any]:
         """One result per text (see each task for its shape)."""
