@@ -680,13 +680,20 @@ class AutoProcessor:
         kwargs.pop("use_fast", None)
         config = kwargs.pop("config", None)
         options = HubOptions.pop_from(kwargs)
-        processor_class = _processor_class(pretrained_model_name_or_path, options, config)
-        if processor_class is not None:
-            with _contained(processor_class):
-                return processor_class.from_pretrained(
-                    pretrained_model_name_or_path, **vars(options), **kwargs
-                )
+        processor_class, named = _processor_class(pretrained_model_name_or_path, options, config)
         failures: list[str] = []
+        if processor_class is not None:
+            try:
+                with _contained(processor_class):
+                    return processor_class.from_pretrained(
+                        pretrained_model_name_or_path, **vars(options), **kwargs
+                    )
+            except (ProcessorError, TokenizerError, CheckpointNotFoundError) as error:
+                if named:  # the checkpoint's files ask for this processor: its error is the answer
+                    raise
+                # chosen by model_type only: a checkpoint may ship one component (an audio
+                # classifier has a feature extractor, no tokenizer); that component is the answer
+                failures.append(f"{processor_class.__name__}: {error}")
         for auto_class in (AutoTokenizer, AutoImageProcessor, AutoFeatureExtractor):
             try:
                 return auto_class.from_pretrained(
@@ -718,8 +725,9 @@ class AutoProcessor:
         registry.register("processor", model_type, processor_class)
 
 
-def _processor_class(name: str | os.PathLike, options: HubOptions, config: Any) -> Any | None:
-    """The processor class the checkpoint's files name or its model_type has; None when neither."""
+def _processor_class(name: str | os.PathLike, options: HubOptions, config: Any) -> tuple[Any | None, bool]:
+    """The processor class the checkpoint's files name (and True) or its model_type has (and False);
+    None when neither."""
     from autohub_core import limits
 
     registry = get_registry()
@@ -732,7 +740,7 @@ def _processor_class(name: str | os.PathLike, options: HubOptions, config: Any) 
             continue
         found = registry.find_by_class_name("processor", named)
         if found is not None:
-            return found
+            return found, True
         if filename == "processor_config.json":
             known = sorted(target.rpartition(":")[2] for _, _, target in registry.items("processor"))
             raise ProcessorError(
@@ -742,5 +750,5 @@ def _processor_class(name: str | os.PathLike, options: HubOptions, config: Any) 
             )
     model_type = _model_type(name, options, config)
     if isinstance(model_type, str) and registry.has("processor", model_type):
-        return registry.lookup("processor", model_type)
-    return None
+        return registry.lookup("processor", model_type), False
+    return None, False

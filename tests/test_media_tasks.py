@@ -284,3 +284,12 @@ def test_audio_task_errors_are_one_line(media: dict[str, Path], tmp_path: Path) 
         "run", str(media["keywords"]), "--task", "audio-classification", str(tmp_path / "none.wav")
     )
     assert code == 2 and "none.wav" in err
+
+
+def test_auto_processor_on_a_checkpoint_with_one_component_returns_it(media: dict[str, Path]) -> None:
+    """wav2vec2 has a processor class, but a keyword-spotting checkpoint ships only the feature
+    extractor (no vocab.json): AutoProcessor returns that (transformers fails with a TypeError)."""
+    from autohub_core import AutoProcessor, FeatureExtractor, Processor
+
+    assert isinstance(AutoProcessor.from_pretrained(media["keywords"]), FeatureExtractor)
+    assert isinstance(AutoProcessor.from_pretrained(media["ctc"]), Processor)
