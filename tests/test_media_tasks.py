@@ -293,3 +293,19 @@ def test_auto_processor_on_a_checkpoint_with_one_component_returns_it(media: dic
 
     assert isinstance(AutoProcessor.from_pretrained(media["keywords"]), FeatureExtractor)
     assert isinstance(AutoProcessor.from_pretrained(media["ctc"]), Processor)
+
+
+def test_plugins_command_lists_preprocessors() -> None:
+    import json as json_module
+
+    code, out, _ = _run_cli("plugins", "--json")
+    assert code == 0
+    plugins = {plugin["name"]: plugin for plugin in json_module.loads(out)["plugins"]}
+    assert plugins["vit"]["preprocessors"] == {
+        "image-processor": {"vit": "autohub_vit.processing:ViTImageProcessor"}
+    }
+    assert set(plugins["whisper"]["preprocessors"]) == {"feature-extractor", "processor"}
+    assert plugins["bert"]["preprocessors"] == {}
+    code, out, _ = _run_cli("plugins")
+    assert code == 0 and "image-processor vit: autohub_vit.processing:ViTImageProcessor" in out
+    assert "processor clip: autohub_clip.processing:CLIPProcessor" in out
