@@ -415,6 +415,8 @@ def _check_task_options(args: argparse.Namespace) -> None:
             ("do_sample", "--do-sample"),
             *_SAMPLING_FLAGS,
         ):
+            if name == "max_new_tokens" and args.task == "automatic-speech-recognition":
+                continue  # a speech seq2seq model (Whisper) generates its transcription
             if getattr(args, name) not in (None, False):
                 raise _UsageError(f"{flag} only applies to generation tasks ({', '.join(_GENERATION_TASKS)})")
     elif not args.do_sample:
@@ -488,7 +490,8 @@ def _run_task(
         results = task.run(texts, candidate_labels=args.labels.split(","), **common)
         _emit(args, out, texts, results, _format_labels)
     elif args.task == "automatic-speech-recognition":
-        results = task.run(texts, **common)
+        limit = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens is not None else None
+        results = task.run(texts, generate_kwargs=limit, **common)
         _emit(args, out, texts, results, lambda result: f"  {result['text']}\n")
     else:
         _generate(args, task, texts, out, err)
@@ -673,7 +676,8 @@ _TASK_HELP = {
     "automatic-speech-recognition": "transcribe audio files (INPUT are paths): 16-bit (8/24/32-bit) PCM WAV "
     "through the standard library, FLAC / OGG / float WAV through soundfile (pip install 'autohub-core[audio]'), "
     "mono or averaged to mono, at the model's sampling rate (16 kHz for Whisper and Wav2Vec2); a CTC model "
-    "(Wav2Vec2) or a speech seq2seq model (Whisper, up to 30 s per file)",
+    "(Wav2Vec2) or a speech seq2seq model (Whisper, up to 30 s per file; 5 beams unless the model's generation "
+    "config says otherwise, as transformers' pipeline; --max-new-tokens caps the transcription)",
     "audio-classification": "classify audio files (INPUT are paths; formats as automatic-speech-recognition); "
     "--top-k labels with scores (default 5)",
 }
@@ -757,8 +761,8 @@ def _command_parser(command: str, task: str | None = None) -> argparse.ArgumentP
     parser.add_argument(
         "--max-new-tokens",
         type=_positive_int,
-        help="generation: tokens to generate (default 20 for text-generation, else the model's "
-        "generation config)",
+        help="generation and speech recognition with a seq2seq model: tokens to generate (default 20 "
+        "for text-generation, else the model's generation config)",
     )
     parser.add_argument(
         "--do-sample", action="store_true", help="generation: sample tokens instead of greedy decoding"

@@ -254,6 +254,17 @@ class AutomaticSpeechRecognition(_MediaTask):
             return autohub_core.AutoModelForSpeechSeq2Seq
         return autohub_core.AutoModelForCTC
 
+    def _generate_options(self, generate_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+        """``generate_kwargs`` plus the pipeline's defaults the model's generation config leaves unset."""
+        config = self.model.generation_config
+        default = type(config)()  # a key the model's config leaves at its default counts as unset
+        unset = {
+            key: value
+            for key, value in _SPEECH_GENERATION_DEFAULTS.items()
+            if getattr(config, key, None) == getattr(default, key, None)
+        }
+        return {**unset, **(generate_kwargs or {})}
+
     def run(
         self,
         audios: Sequence[Any],
@@ -263,7 +274,9 @@ class AutomaticSpeechRecognition(_MediaTask):
         generate_kwargs: dict[str, Any] | None = None,
     ) -> list[dict[str, str]]:
         """One ``{"text"}`` per audio; ``generate_kwargs`` go to a seq2seq model's ``generate()``
-        (``language=``, ``task=``, ``num_beams=`` ...)."""
+        (``language=``, ``task=``, ``num_beams=`` ...). As transformers' pipeline, a seq2seq model
+        decodes with 5 beams (OpenAI's Whisper setting) unless its generation config sets
+        ``num_beams`` or ``generate_kwargs`` does."""
         import torch
 
         extractor = getattr(self.preprocessor, "feature_extractor", self.preprocessor)
@@ -290,13 +303,18 @@ class AutomaticSpeechRecognition(_MediaTask):
             inputs = self._model_inputs(features)
             with torch.inference_mode():
                 if seq2seq:
-                    tokens = self.model.generate(**inputs, **(generate_kwargs or {}))
+                    tokens = self.model.generate(**inputs, **self._generate_options(generate_kwargs))
                 else:
                     tokens = self.model(**inputs).logits.argmax(dim=-1)
             # transformers' pipeline keeps special tokens in CTC text (only the blank is dropped)
             texts = self.preprocessor.batch_decode(tokens.cpu().tolist(), skip_special_tokens=seq2seq)
             results += [{"text": text} for text in texts]
         return results
+
+
+#: What transformers' speech-recognition pipeline adds to ``generate()`` unless the model's
+#: generation config or the call sets it.
+_SPEECH_GENERATION_DEFAULTS = {"num_beams": 5}
 
 
 def _window(extractor: Any) -> int | None:

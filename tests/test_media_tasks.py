@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from autohub_core.errors import MissingExtraError
 from autohub_core.media_tasks import read_audio
@@ -246,27 +245,22 @@ def test_ctc_speech_recognition_equals_transformers_pipeline(media: dict[str, Pa
     assert ours == theirs
 
 
-def test_whisper_speech_recognition_equals_transformers_generate(media: dict[str, Path]) -> None:
-    """Against transformers' processor -> generate() -> batch_decode (its pipeline adds an attention
-    mask and other generate options of its own)."""
-    import json as json_module
-
-    import transformers
+def test_whisper_speech_recognition_equals_transformers_pipeline(media: dict[str, Path]) -> None:
+    """Both decode with the pipeline's default of 5 beams (the tiny checkpoint's generation config
+    sets none); 12 new tokens keep the random model's beam search short."""
+    from autohub_core.tasks import load_task
 
     paths = [str(media["audio0"]), str(media["audio1"])]
+    task = load_task(media["whisper"], "automatic-speech-recognition")
+    ours = [item["text"] for item in task.run(paths, generate_kwargs={"max_new_tokens": 12})]
+    pipeline = _pipeline("automatic-speech-recognition", media["whisper"])
+    audio = [{"raw": read_audio(path)[0], "sampling_rate": 16000} for path in paths]
+    theirs = [pipeline(item, generate_kwargs={"max_new_tokens": 12})["text"] for item in audio]
+    assert ours == theirs and all(ours)
     code, out, err = _run_cli(
-        "run", str(media["whisper"]), "--task", "automatic-speech-recognition", "--json", *paths
+        "run", str(media["whisper"]), "--task", "automatic-speech-recognition", paths[0]
     )
-    assert code == 0, err
-    processor = transformers.AutoProcessor.from_pretrained(media["whisper"])
-    model = transformers.WhisperForConditionalGeneration.from_pretrained(media["whisper"]).eval()
-    features = processor(
-        audio=[read_audio(path)[0] for path in paths], sampling_rate=16000, return_tensors="pt"
-    )
-    with torch.no_grad():
-        tokens = model.generate(features.input_features)
-    expected = processor.batch_decode(tokens, skip_special_tokens=True)
-    assert [record["result"]["text"] for record in json_module.loads(out)] == expected
+    assert code == 0 and out.startswith("  ") and not err, err
 
 
 def test_audio_task_errors_are_one_line(media: dict[str, Path], tmp_path: Path) -> None:
