@@ -336,3 +336,20 @@ class CLIPVisionModelOutput(ModelOutput):
     last_hidden_state: torch.Tensor | None = None
     hidden_states: Tensors | None = None
     attentions: Tensors | None = None
+
+
+# -- ALBERT (autohub-albert) --------------------------------------------------------------------
+
+__all__ += ["AlbertForPreTrainingOutput"]
+
+
+@dataclass
+class AlbertForPreTrainingOutput(ModelOutput):
+    """ALBERT's pre-training head output: masked-LM ``prediction_logits`` and sentence-order
+    ``sop_logits`` (batch, 2); ``loss`` is the sum of both cross-entropies."""
+
+    loss: torch.Tensor | None = None
+    prediction_logits: torch.Tensor | None = None
+    sop_logits: torch.Tensor | None = None
+    hidden_states: Tensors | None = None
+    attentions: Tensors | None = None
