@@ -39,6 +39,7 @@ __all__ = [
     "padding_mask",
     "question_answering_loss",
     "relative_distance_scores",
+    "relative_position_bucket",
     "sequence_classification_loss",
     "token_classification_loss",
 ]
@@ -411,6 +412,34 @@ def relative_distance_scores(
     if with_key:
         scores = scores + torch.einsum("bhrd,lrd->bhlr", key, embedding)
     return scores
+
+
+def relative_position_bucket(
+    relative_position: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int
+) -> torch.Tensor:
+    """Map ``key_position - query_position`` to a relative-attention bucket, as T5 and MPNet do.
+
+    With ``bidirectional`` positive offsets take the upper half of the buckets; a causal layer puts
+    every positive offset (the future) in bucket 0. Within the buckets of one direction, the first
+    half are exact distances and the rest log-spaced up to ``max_distance``; farther distances share
+    the last bucket.
+    """
+    buckets = torch.zeros_like(relative_position)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (relative_position > 0).to(torch.long) * num_buckets
+        distance = torch.abs(relative_position)
+    else:
+        distance = -torch.clamp(relative_position, max=0)
+    max_exact = num_buckets // 2
+    is_small = distance < max_exact
+    log_bucket = max_exact + (
+        torch.log(distance.float() / max_exact)
+        / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)
+    ).to(torch.long)
+    log_bucket = torch.clamp(log_bucket, max=num_buckets - 1)
+    return buckets + torch.where(is_small, distance, log_bucket)
 
 
 def last_non_pad_token(

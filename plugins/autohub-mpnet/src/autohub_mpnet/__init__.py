@@ -1,0 +1,1 @@
+"""MPNet for autohub (model type ``mpnet``)."""
