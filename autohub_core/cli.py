@@ -663,7 +663,8 @@ _TASK_HELP = {
     "token-classification": "label each token of each text (NER); --aggregation groups sub-words into entities",
     "text-classification": "classify each text; --top-k labels with scores (default 1)",
     "fill-mask": "predict the tokens behind the mask token of each text; --top-k propositions (default 5)",
-    "feature-extraction": "one mean-pooled, L2-normalised embedding per text; --similarity scores pairs",
+    "feature-extraction": "one embedding per text, pooled as the checkpoint's sentence-transformers modules "
+    "declare (default: mean-pooled, L2-normalised); --similarity scores pairs",
     "question-answering": "answer each question (INPUT) from --context",
     "text-generation": "continue each prompt; --max-new-tokens, --do-sample, --temperature, --top-p, --top-k, --seed",
     "text2text-generation": "sequence-to-sequence generation (T5) on each text; generation options as text-generation",

@@ -15,6 +15,7 @@ Use them from Python too::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -465,25 +466,42 @@ class FillMask(Task):
 
 
 class FeatureExtraction(Task):
-    """Sentence embeddings: the last hidden state mean-pooled over the attention mask, L2-normalised."""
+    """Sentence embeddings pooled as the checkpoint's sentence-transformers modules declare
+    (modules.json: the Pooling module's modes, a Normalize module, sentence_bert_config.json's
+    ``max_seq_length``); without modules.json, the last hidden state mean-pooled over the attention
+    mask and L2-normalised."""
 
     name = "feature-extraction"
     auto_class = "AutoModel"
 
+    def __init__(self, model: Any, tokenizer: Any, pooling: _Pooling | None = None) -> None:
+        super().__init__(model, tokenizer)
+        self.pooling = pooling if pooling is not None else _Pooling()
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> Task:
+        """The model, its tokenizer, and the pooling its sentence-transformers files declare."""
+        task = super().from_pretrained(name_or_path, **kwargs)
+        task.pooling = _Pooling.declared(name_or_path, HubOptions.pop_from(dict(kwargs)))
+        return task
+
     def embed(self, texts: Sequence[str], *, batch_size: int = 8, progress: Progress | None = None) -> Any:
-        """A ``(len(texts), hidden_size)`` float32 tensor of unit-norm embeddings."""
+        """A ``(len(texts), dimension)`` float32 tensor of embeddings (unit-norm when normalised)."""
         import torch
 
         rows = []
         for chunk in batched(texts, batch_size, progress):
             encoding = self._encode(chunk)
             hidden = self._forward(encoding, self._encoder()).last_hidden_state.float().cpu()
-            mask = encoding["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            rows.append(torch.nn.functional.normalize(pooled, p=2, dim=-1))
+            rows.append(self.pooling.pool(hidden, encoding["attention_mask"].to(hidden.dtype)))
         if not rows:
             return torch.empty(0, getattr(self.model.config, "hidden_size", 0))
         return torch.cat(rows)
+
+    def _max_length(self) -> int | None:
+        """sentence_bert_config.json's ``max_seq_length`` when declared, else the model's limit."""
+        declared = self.pooling.max_seq_length
+        return declared if declared is not None else super()._max_length()
 
     def _encoder(self) -> Any:
         """The model that embeds: an encoder-decoder's encoder (T5), else the whole base model."""
@@ -505,6 +523,106 @@ class FeatureExtraction(Task):
             raise InputError(f"similarity needs pairs of texts (an even count), got {len(texts)}")
         embeddings = self.embed(texts, batch_size=batch_size, progress=progress)
         return cosine_similarity_pairs(embeddings)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pooling:
+    """How token states become one vector: sentence-transformers' Pooling modes (concatenated in
+    order), then L2 normalisation when the checkpoint has a Normalize module."""
+
+    modes: tuple[str, ...] = ("mean",)
+    normalize: bool = True
+    max_seq_length: int | None = None
+
+    @classmethod
+    def declared(cls, name_or_path: str | os.PathLike, options: HubOptions) -> _Pooling:
+        """What modules.json (and the files it names) declare; the default without modules.json."""
+        from autohub_core.hub import resolve_file
+        from autohub_core.limits import read_json
+
+        modules_file = resolve_file(name_or_path, "modules.json", options, required=False)
+        if modules_file is None:
+            return cls()
+        modes: tuple[str, ...] = ("mean",)
+        normalize = False
+        for module in read_json(modules_file, InputError, expect=list):
+            kind = str(module.get("type", "") if isinstance(module, dict) else "").rpartition(".")[2]
+            if kind == "Pooling":
+                path = f"{module.get('path') or ''}/config.json".lstrip("/")
+                config = read_json(resolve_file(name_or_path, path, options), InputError)
+                modes = _pooling_modes(config, path)
+            elif kind == "Normalize":
+                normalize = True
+            elif kind != "Transformer":
+                raise InputError(
+                    f"{modules_file} lists a sentence-transformers {kind or repr(module)} module; feature-extraction "
+                    "runs only Transformer, Pooling and Normalize modules"
+                )
+        settings_file = resolve_file(name_or_path, "sentence_bert_config.json", options, required=False)
+        settings = read_json(settings_file, InputError) if settings_file is not None else {}
+        max_seq_length = settings.get("max_seq_length")
+        if max_seq_length is not None and (not isinstance(max_seq_length, int) or max_seq_length < 1):
+            raise InputError(
+                f"{settings_file}: max_seq_length must be a positive integer, got {max_seq_length!r}"
+            )
+        return cls(modes, normalize, max_seq_length)
+
+    def pool(self, hidden: Any, mask: Any) -> Any:
+        """(batch, seq, hidden) states and the (batch, seq) 1/0 mask -> (batch, dimension)."""
+        import torch
+
+        pooled = torch.cat([_pool(mode, hidden, mask) for mode in self.modes], dim=-1)
+        return torch.nn.functional.normalize(pooled, p=2, dim=-1) if self.normalize else pooled
+
+
+def _pool(mode: str, hidden: Any, mask: Any) -> Any:
+    """One sentence-transformers pooling mode over the attended tokens (either padding side)."""
+    import torch
+
+    rows = torch.arange(hidden.shape[0])
+    first = mask.argmax(dim=1)
+    if mode == "cls":  # the first attended token
+        return hidden[rows, first]
+    if mode == "lasttoken":
+        return hidden[rows, mask.shape[1] - 1 - mask.flip(1).argmax(dim=1)]
+    weights = mask.unsqueeze(-1)
+    if mode == "max":
+        return hidden.masked_fill(weights == 0, float("-inf")).max(dim=1).values
+    if mode == "weightedmean":  # token i of a text weighs i (counted from its first attended token)
+        positions = torch.arange(1, hidden.shape[1] + 1, dtype=hidden.dtype)[None, :, None]
+        weights = weights * (positions - first[:, None, None])
+    total = (hidden * weights).sum(dim=1)
+    count = weights.sum(dim=1).clamp(min=1e-9)
+    return total / (count.sqrt() if mode == "mean_sqrt_len_tokens" else count)
+
+
+#: sentence-transformers' Pooling config keys of its modes (``pooling_mode`` in its newer files).
+_POOLING_MODE_KEYS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+
+
+def _pooling_modes(config: dict[str, Any], path: str) -> tuple[str, ...]:
+    """The modes a Pooling config.json names: ``pooling_mode`` (a name or a list), else the legacy
+    ``pooling_mode_*`` flags (none set: mean), as sentence-transformers reads them."""
+    declared = config.get("pooling_mode")
+    if declared is None:
+        modes = tuple(mode for key, mode in _POOLING_MODE_KEYS.items() if config.get(key))
+        return modes or ("mean",)
+    modes = (
+        (declared,) if isinstance(declared, str) else tuple(declared) if isinstance(declared, list) else ()
+    )
+    unknown = [mode for mode in modes if mode not in _POOLING_MODE_KEYS.values()]
+    if not modes or unknown:
+        raise InputError(
+            f"{path}: pooling_mode {declared!r} is not one of {sorted(_POOLING_MODE_KEYS.values())} (or a list of them)"
+        )
+    return modes
 
 
 def cosine_similarity_pairs(embeddings: Any) -> list[float]:
