@@ -28,7 +28,11 @@ class MPNetConfig(PretrainedConfig):
         # Row 1 is the padding row of both embedding tables.
         "vocab_size": integer(2),
         "max_position_embeddings": integer(2),
-        "relative_attention_num_buckets": integer(RELATIVE_ATTENTION_BUCKETS),
+        "relative_attention_num_buckets": Rule(
+            f"an integer >= {RELATIVE_ATTENTION_BUCKETS} (MPNet's attention always computes "
+            f"{RELATIVE_ATTENTION_BUCKETS} buckets; this key only sizes their bias table)",
+            integer(RELATIVE_ATTENTION_BUCKETS).accepts,
+        ),
     }
     config_constraints = ENCODER_CONSTRAINTS
 
