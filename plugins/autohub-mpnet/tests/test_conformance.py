@@ -20,6 +20,15 @@ class TestMPNetConformance(ConformanceSuite):
         "intermediate_size": 37,
         "max_position_embeddings": 64,
     }
+    # Not "text-encoding": it is MPNetModel again (test_mpnet_modeling checks it resolves to it).
+    tasks = (
+        "base",
+        "masked-lm",
+        "sequence-classification",
+        "token-classification",
+        "question-answering",
+        "multiple-choice",
+    )
     # The 2-rank tensor-parallel run needs sizes 2 divides (config_kwargs has odd ones).
     tensor_parallel_overrides = {"intermediate_size": 36}
 
