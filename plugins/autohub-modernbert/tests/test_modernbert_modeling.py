@@ -342,6 +342,23 @@ CONFIG_OPTIONS = [
             }
         },
     ),
+    (
+        "ModernBertForMaskedLM",
+        {
+            "max_position_embeddings": 8,  # shorter than the inputs: dynamic scaling grows the base
+            "rope_parameters": {
+                "full_attention": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1000.0},
+                "sliding_attention": {
+                    "rope_type": "llama3",
+                    "factor": 8.0,
+                    "low_freq_factor": 1.0,
+                    "high_freq_factor": 4.0,
+                    "original_max_position_embeddings": 4,
+                    "rope_theta": 100.0,
+                },
+            },
+        },
+    ),
     ("ModernBertForMaskedLM", {"sparse_prediction": True}),
     ("ModernBertForMaskedLM", {"sparse_prediction": True, "sparse_pred_ignore_index": 5}),
     ("ModernBertForMultipleChoice", {"classifier_pooling": "cls"}),
@@ -416,6 +433,8 @@ def test_hub_config_reads_and_writes_as_transformers(tmp_path: Path, save_hf: Ca
         ({"global_attn_every_n_layers": 0}, ConfigError, "global_attn_every_n_layers"),
         ({"local_attention": -2}, ConfigError, "local_attention"),
         ({"hidden_size": 36, "num_attention_heads": 4}, ConfigError, "rotary"),
+        ({"rope_parameters": "default"}, ConfigError, "rope_parameters"),
+        ({"rope_parameters": {"full_attention": {"rope_type": "linear"}}}, ConfigError, "needs the key"),
         ({"hidden_activation": "nope"}, UnsupportedConfigError, "hidden_activation"),
         ({"classifier_activation": "nope"}, UnsupportedConfigError, "classifier_activation"),
         (
