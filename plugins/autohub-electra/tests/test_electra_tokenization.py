@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 import transformers
-from autohub_electra.tokenization import ElectraTokenizer
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from autohub_core import AutoTokenizer
 from autohub_core.tokenization import WordPieceTokenizer
+from autohub_electra.tokenization import ElectraTokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[3] / "tests"))
 import tokenizer_shapes
