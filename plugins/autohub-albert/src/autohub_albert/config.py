@@ -20,9 +20,9 @@ class AlbertConfig(PretrainedConfig):
 
     ALBERT factorises the embeddings (``embedding_size``, projected to ``hidden_size``) and shares
     parameters across layers: the ``num_hidden_layers`` layers use ``num_hidden_groups`` groups of
-    weights, each group a stack of ``inner_group_num`` layers. ``position_embedding_type`` is read
-    by transformers 4 only (transformers 5 ignores it); autohub implements ``"absolute"`` and
-    refuses the relative types with an ``UnsupportedConfigError``.
+    weights, each group a stack of ``inner_group_num`` layers. ``position_embedding_type`` is
+    transformers 4's key (transformers 5 neither reads nor writes it); autohub implements
+    ``"absolute"`` and refuses the relative types with an ``UnsupportedConfigError``.
     """
 
     model_type = "albert"
@@ -57,6 +57,7 @@ class AlbertConfig(PretrainedConfig):
         pad_token_id: int | None = 0,
         bos_token_id: int | None = 2,
         eos_token_id: int | list[int] | None = 3,
+        position_embedding_type: str = "absolute",
         **kwargs: Any,
     ) -> None:
         self.vocab_size = vocab_size
@@ -75,6 +76,7 @@ class AlbertConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.layer_norm_eps = layer_norm_eps
         self.classifier_dropout_prob = classifier_dropout_prob
+        self.position_embedding_type = position_embedding_type
         super().__init__(
             pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id, **kwargs
         )

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from autohub_albert.config import AlbertConfig
+from autohub_core.encoder import EncoderEmbeddings
 from autohub_core.layers import (
     attention,
     check_model_inputs,
@@ -61,43 +62,12 @@ __all__ = [
 ]
 
 
-class AlbertEmbeddings(nn.Module):
-    """Word + position + token-type embeddings of ``embedding_size`` features, then LayerNorm and dropout.
-
-    The default position and token type ids come from non-persistent buffers, as in transformers.
-    """
+class AlbertEmbeddings(EncoderEmbeddings):
+    """Word + position + token-type embeddings of ``embedding_size`` features, LayerNorm, dropout
+    (the core's block)."""
 
     def __init__(self, config: AlbertConfig) -> None:
-        super().__init__()
-        size = config.embedding_size
-        self.word_embeddings = nn.Embedding(config.vocab_size, size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, size)
-        self.LayerNorm = nn.LayerNorm(size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        positions = torch.arange(config.max_position_embeddings).expand((1, -1))
-        self.register_buffer("position_ids", positions, persistent=False)
-        self.register_buffer(
-            "token_type_ids", torch.zeros(positions.size(), dtype=torch.long), persistent=False
-        )
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None,
-        token_type_ids: torch.Tensor | None,
-        position_ids: torch.Tensor | None,
-        inputs_embeds: torch.Tensor | None,
-    ) -> torch.Tensor:
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
-        batch_size, seq_length = inputs_embeds.shape[:2]
-        if position_ids is None:
-            position_ids = self.position_ids[:, :seq_length]
-        if token_type_ids is None:
-            token_type_ids = self.token_type_ids[:, :seq_length].expand(batch_size, seq_length)
-        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
-        embeddings = embeddings + self.position_embeddings(position_ids)
-        return self.dropout(self.LayerNorm(embeddings))
+        super().__init__(config, config.embedding_size)
 
 
 class AlbertAttention(nn.Module):
@@ -224,9 +194,8 @@ class AlbertPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, AlbertMLMHead):
             nn.init.zeros_(module.bias)
-        elif isinstance(module, AlbertEmbeddings):
-            module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
-            module.token_type_ids.zero_()
+        elif isinstance(module, EncoderEmbeddings):
+            module.reset_buffers()
 
 
 class AlbertModel(AlbertPreTrainedModel):
