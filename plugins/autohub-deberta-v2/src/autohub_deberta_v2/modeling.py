@@ -104,9 +104,9 @@ def _log_buckets(distances: torch.Tensor, buckets: int, max_position: int) -> to
 @functools.lru_cache(maxsize=64)
 def _relative_rows(
     length: int, span: int, buckets: int, max_position: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+) -> tuple[torch.Tensor, int, int]:
     """For a sequence of ``length``: the (length, length) index into the used rows of the
-    relative-position table for each (query, key), its transpose, and the first and last used row.
+    relative-position table for each (query, key), and the first and last used row.
 
     Row ``δ(i, j) = clamp(bucket(i - j) + span, 0, 2 span - 1)``; the buckets are monotonic in
     ``i - j``, so the used rows are the contiguous range ``[first, last]``.
@@ -118,7 +118,7 @@ def _relative_rows(
     first, last = int(rows.min()), int(rows.max())
     positions = torch.arange(length)
     index = (rows - first)[positions[:, None] - positions[None, :] + length - 1]
-    return index.to(device), index.t().contiguous().to(device), first, last
+    return index.to(device), first, last
 
 
 # -- embeddings ----------------------------------------------------------------------------------
@@ -224,40 +224,47 @@ class DisentangledSelfAttention(nn.Module):
         key: torch.Tensor,
         rows: torch.Tensor,
         index: torch.Tensor,
-        index_t: torch.Tensor,
     ) -> torch.Tensor | None:
         """``(c2p + p2c) x scaling``, (batch, heads, length, length), from the used ``rows`` of the
-        (normalised) relative-position table."""
+        (normalised) relative-position table; the scaling is applied to the (few) projected rows.
+
+        c2p ``[i, j] = (q · pk)[i, δ(i, j)]`` gathers along the rows of ``q · pkᵀ``;
+        p2c ``[i, j] = (pq · k)[δ(i, j), j]`` gathers along the rows of ``pq · kᵀ``, which gives
+        the (query, key) layout directly.
+        """
         rows = self.pos_dropout(rows)
         bias = None
         batch, heads, length, _ = query.shape
         if "c2p" in self.pos_att_type:
             projection = self.key_proj if self.share_att_key else self.pos_key_proj
-            position_keys = projection(rows).unflatten(-1, (-1, self.head_dim)).permute(1, 2, 0)
-            scores = torch.matmul(query, position_keys)  # (batch, heads, length, rows)
+            position_keys = (
+                projection(rows).unflatten(-1, (-1, self.head_dim)).permute(1, 2, 0) * self.scaling
+            )
+            scores = torch.matmul(query, position_keys)  # (batch, heads, query, rows)
             bias = torch.gather(scores, -1, index.expand(batch, heads, length, length))
         if "p2c" in self.pos_att_type:
             projection = self.query_proj if self.share_att_key else self.pos_query_proj
-            position_queries = projection(rows).unflatten(-1, (-1, self.head_dim)).permute(1, 2, 0)
-            scores = torch.matmul(key, position_queries)  # (batch, heads, key, rows)
-            p2c = torch.gather(scores, -1, index_t.expand(batch, heads, length, length)).transpose(-1, -2)
-            bias = p2c if bias is None else bias + p2c
-        return None if bias is None else bias * self.scaling
+            position_queries = (
+                projection(rows).unflatten(-1, (-1, self.head_dim)).transpose(0, 1) * self.scaling
+            )
+            scores = torch.matmul(position_queries, key.transpose(-1, -2))  # (batch, heads, rows, key)
+            p2c = torch.gather(scores, -2, index.expand(batch, heads, length, length))
+            bias = p2c if bias is None else bias.add_(p2c)
+        return bias
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        allowed: torch.Tensor | None,
+        blocked: torch.Tensor | None,
         queries_kept: torch.Tensor | None,
         rows: torch.Tensor | None,
         index: torch.Tensor | None,
-        index_t: torch.Tensor | None,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attention output (batch, length, heads x head_dim) and, when requested, the weights.
 
-        ``allowed`` (batch, 1, length, length) says which key each query attends to; a padded query
-        attends to none, and ``queries_kept`` (batch, 1, length, 1) zeroes its query so that, as in
+        ``blocked`` (batch, 1, length, length) says which key each query may not attend to; a padded
+        query attends to none, and ``queries_kept`` (batch, 1, length, 1) zeroes its query so that, as in
         transformers, its uniform attention passes no gradient to the queries and keys.
         """
         query = self._heads(self.query_proj(hidden_states))
@@ -267,12 +274,12 @@ class DisentangledSelfAttention(nn.Module):
         value = self._heads(self.value_proj(hidden_states))
         bias = None
         if rows is not None:
-            bias = self._position_terms(query, key, rows, index, index_t)
-        if allowed is not None:
+            bias = self._position_terms(query, key, rows, index)
+        if blocked is not None:
             bias = (
-                additive_mask(allowed, query.dtype)
+                additive_mask(~blocked, query.dtype)
                 if bias is None
-                else bias.masked_fill(~allowed, torch.finfo(bias.dtype).min)
+                else bias.masked_fill_(blocked, torch.finfo(bias.dtype).min)
             )
         context, weights = attention(
             query,
@@ -341,15 +348,14 @@ class DebertaV2Layer(GradientCheckpointingLayer):
     def forward(
         self,
         hidden_states: torch.Tensor,
-        allowed: torch.Tensor | None,
+        blocked: torch.Tensor | None,
         queries_kept: torch.Tensor | None,
         rows: torch.Tensor | None,
         index: torch.Tensor | None,
-        index_t: torch.Tensor | None,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         context, weights = self.attention.self(
-            hidden_states, allowed, queries_kept, rows, index, index_t, output_attentions
+            hidden_states, blocked, queries_kept, rows, index, output_attentions
         )
         attended = self.attention.output(context, hidden_states)
         return self.output(self.intermediate(attended), attended), weights
@@ -401,25 +407,25 @@ class DebertaV2Encoder(nn.Module):
 
     def relative_positions(
         self, length: int, device: torch.device
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """The used (normalised) rows of the relative-position table and the two index tables, or
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The used (normalised) rows of the relative-position table and the index into them, or
         Nones without relative attention terms."""
         config = self.config
         if not self.relative_attention or not config.pos_att_type:
-            return None, None, None
+            return None, None
         span = config.relative_position_span
         max_position = (
             config.max_relative_positions
             if config.max_relative_positions >= 1
             else config.max_position_embeddings
         )
-        index, index_t, first, last = _relative_rows(
+        index, first, last = _relative_rows(
             length, span, config.option("position_buckets"), max_position, device
         )
         rows = self.rel_embeddings.weight
         if hasattr(self, "LayerNorm"):
             rows = self.LayerNorm(rows)
-        return rows[first : last + 1], index, index_t
+        return rows[first : last + 1], index
 
 
 class ContextPooler(nn.Module):
@@ -517,19 +523,19 @@ class DebertaV2Model(DebertaV2PreTrainedModel):
         hidden_states = self.embeddings(
             input_ids, token_type_ids, position_ids, inputs_embeds, attention_mask
         )
-        allowed = queries_kept = None
+        blocked = queries_kept = None
         if attention_mask is not None:
             # transformers' mask: query i may attend key j when both are tokens.
             keep = attention_mask.to(device=hidden_states.device).bool()
-            allowed = keep[:, None, :, None] & keep[:, None, None, :]
+            blocked = ~(keep[:, None, :, None] & keep[:, None, None, :])
             queries_kept = keep[:, None, :, None].to(hidden_states.dtype)
-        rows, index, index_t = self.encoder.relative_positions(hidden_states.shape[1], hidden_states.device)
+        rows, index = self.encoder.relative_positions(hidden_states.shape[1], hidden_states.device)
         embeddings = hidden_states
         all_hidden_states: tuple[torch.Tensor, ...] = (hidden_states,)
         all_attentions: tuple[torch.Tensor, ...] = ()
         for number, layer in enumerate(self.encoder.layer):
             hidden_states, weights = layer(
-                hidden_states, allowed, queries_kept, rows, index, index_t, output_attentions
+                hidden_states, blocked, queries_kept, rows, index, output_attentions
             )
             if number == 0 and self.encoder.conv is not None:
                 hidden_states = self.encoder.conv(embeddings, hidden_states, attention_mask)
