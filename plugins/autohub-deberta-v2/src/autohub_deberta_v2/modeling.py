@@ -104,9 +104,9 @@ def _log_buckets(distances: torch.Tensor, buckets: int, max_position: int) -> to
 @functools.lru_cache(maxsize=64)
 def _relative_rows(
     length: int, span: int, buckets: int, max_position: int, device: torch.device
-) -> tuple[torch.Tensor, int, int]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For a sequence of ``length``: the (length, length) index into the used rows of the
-    relative-position table for each (query, key), and the first and last used row.
+    relative-position table for each (query, key), and the ids of those rows.
 
     Row ``δ(i, j) = clamp(bucket(i - j) + span, 0, 2 span - 1)``; the buckets are monotonic in
     ``i - j``, so the used rows are the contiguous range ``[first, last]``.
@@ -118,7 +118,7 @@ def _relative_rows(
     first, last = int(rows.min()), int(rows.max())
     positions = torch.arange(length)
     index = (rows - first)[positions[:, None] - positions[None, :] + length - 1]
-    return index.to(device), first, last
+    return index.to(device), torch.arange(first, last + 1, device=device)
 
 
 # -- embeddings ----------------------------------------------------------------------------------
@@ -419,13 +419,11 @@ class DebertaV2Encoder(nn.Module):
             if config.max_relative_positions >= 1
             else config.max_position_embeddings
         )
-        index, first, last = _relative_rows(
-            length, span, config.option("position_buckets"), max_position, device
-        )
-        rows = self.rel_embeddings.weight
+        index, row_ids = _relative_rows(length, span, config.option("position_buckets"), max_position, device)
+        rows = self.rel_embeddings(row_ids)  # through the module: device-map hooks see it
         if hasattr(self, "LayerNorm"):
             rows = self.LayerNorm(rows)
-        return rows[first : last + 1], index
+        return rows, index
 
 
 class ContextPooler(nn.Module):
