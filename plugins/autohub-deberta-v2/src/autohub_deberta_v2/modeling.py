@@ -12,14 +12,17 @@ divided by ``sqrt(head_dim x (1 + number of terms))``.
 
 How it is computed (transformers computes the same numbers more slowly):
 
-- the row index ``δ(i, j)`` is the same for both terms (the buckets are odd in ``i - j``); it is
-  built once per sequence length on the CPU, with transformers' float32 arithmetic, and cached per
-  device;
+- the row index ``δ(i, j)`` is the same for both terms (the buckets are odd in ``i - j``); the
+  bucket of each distance is computed once per sequence length on the CPU, with transformers'
+  float32 arithmetic, and cached per device; the (length, length) index is built once per forward
+  and shared by every layer;
 - only the table rows some ``(i, j)`` uses are projected (``2 x length - 1`` rows when the
   sequence is shorter than the table), per head with one broadcast matmul (no ``repeat`` over the
-  batch), and each term is one vectorised ``gather``;
-- the two terms and the padding mask form one additive bias for the core's ``attention``, so the
-  softmax and the value product run in ``scaled_dot_product_attention`` (``"sdpa"``, the default).
+  batch), the scaling applied to those rows; c2p is one ``gather`` along the rows of ``q · pkᵀ``,
+  p2c one ``gather`` along the rows of ``pq · kᵀ`` (already in (query, key) layout: no transpose);
+- the two terms and the padding mask (filled in place) form one additive bias for the core's
+  ``attention``, so the softmax and the value product run in ``scaled_dot_product_attention``
+  (``"sdpa"``, the default).
 
 The padding mask is transformers': a padded query attends to nothing, which makes its softmax
 uniform over every key; padded positions therefore give the same (meaningless) numbers as in
@@ -102,11 +105,12 @@ def _log_buckets(distances: torch.Tensor, buckets: int, max_position: int) -> to
 
 
 @functools.lru_cache(maxsize=64)
-def _relative_rows(
+def _rows_by_distance(
     length: int, span: int, buckets: int, max_position: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For a sequence of ``length``: the (length, length) index into the used rows of the
-    relative-position table for each (query, key), and the ids of those rows.
+    """For a sequence of ``length``: the used row of the relative-position table for each distance
+    ``i - j`` from ``-(length - 1)`` to ``length - 1``, counted from the first used row, and the
+    ids of the used rows.
 
     Row ``δ(i, j) = clamp(bucket(i - j) + span, 0, 2 span - 1)``; the buckets are monotonic in
     ``i - j``, so the used rows are the contiguous range ``[first, last]``.
@@ -116,9 +120,15 @@ def _relative_rows(
         distances = _log_buckets(distances, buckets, max_position)
     rows = torch.clamp(distances + span, 0, 2 * span - 1)
     first, last = int(rows.min()), int(rows.max())
-    positions = torch.arange(length)
-    index = (rows - first)[positions[:, None] - positions[None, :] + length - 1]
-    return index.to(device), torch.arange(first, last + 1, device=device)
+    return (rows - first).to(device), torch.arange(first, last + 1, device=device)
+
+
+def _relative_index(rows_by_distance: torch.Tensor) -> torch.Tensor:
+    """(length, length) ``δ(i, j)`` from the rows of each distance (built per forward, not cached:
+    it is as large as an attention map)."""
+    length = (rows_by_distance.shape[0] + 1) // 2
+    positions = torch.arange(length, device=rows_by_distance.device)
+    return rows_by_distance[positions[:, None] - positions[None, :] + length - 1]
 
 
 # -- embeddings ----------------------------------------------------------------------------------
@@ -419,11 +429,13 @@ class DebertaV2Encoder(nn.Module):
             if config.max_relative_positions >= 1
             else config.max_position_embeddings
         )
-        index, row_ids = _relative_rows(length, span, config.option("position_buckets"), max_position, device)
+        by_distance, row_ids = _rows_by_distance(
+            length, span, config.option("position_buckets"), max_position, device
+        )
         rows = self.rel_embeddings(row_ids)  # through the module: device-map hooks see it
         if hasattr(self, "LayerNorm"):
             rows = self.LayerNorm(rows)
-        return rows, index
+        return rows, _relative_index(by_distance)
 
 
 class ContextPooler(nn.Module):
