@@ -304,4 +304,8 @@ def test_config_keys(tmp_path: Path) -> None:
     ):
         config = {**CONFIGS["v3"], "conv_kernel_size": 3, key: value}
         with pytest.raises(error, match=key):
-            AutoModel.from_config(AutoConfig.for_model("deberta-v2", **config))
+            auto_class_for_task("sequence-classification").from_config(
+                AutoConfig.for_model("deberta-v2", **config)
+            )
+    # A base model does not read the pooler's size.
+    AutoModel.from_config(AutoConfig.for_model("deberta-v2", **CONFIGS["v3"], pooler_hidden_size=16))

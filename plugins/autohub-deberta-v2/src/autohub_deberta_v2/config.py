@@ -106,11 +106,6 @@ class DebertaV2Config(PretrainedConfig):
     config_constraints: ClassVar[tuple[Constraint, ...]] = (
         *ENCODER_CONSTRAINTS,
         Constraint(
-            ("pooler_hidden_size", "hidden_size"),
-            "'pooler_hidden_size' must equal 'hidden_size' (the classifier reads the pooler's output)",
-            lambda pooler, hidden: pooler == hidden,
-        ),
-        Constraint(
             ("attention_head_size", "num_attention_heads", "hidden_size"),
             "'attention_head_size' x 'num_attention_heads' must equal 'hidden_size'",
             lambda size, heads, hidden: size * heads == hidden,

@@ -443,6 +443,11 @@ class ContextPooler(nn.Module):
 
     def __init__(self, config: DebertaV2Config) -> None:
         super().__init__()
+        if config.pooler_hidden_size != config.hidden_size:
+            raise ConfigError(
+                f"config key 'pooler_hidden_size' = {config.pooler_hidden_size} must equal 'hidden_size' "
+                f"({config.hidden_size}) for the classification heads, which read the pooler's output"
+            )
         self.dense = nn.Linear(config.pooler_hidden_size, config.pooler_hidden_size)
         self.dropout = nn.Dropout(config.pooler_dropout)
         self.activation = get_activation(config.pooler_hidden_act, "pooler_hidden_act")
