@@ -20,8 +20,8 @@ cross-attention's ``(key, value)`` once it has run (``add_cross_attention=True``
 ``encoder_hidden_states``), each (batch, heads, length, head_dim). It is never updated in place.
 
 The config keys read are :data:`autohub_core.configuration.ENCODER_RULES`' plus ``pad_token_id``,
-``position_embedding_type``, ``is_decoder`` and ``add_cross_attention``. Imported by modeling code
-only (it imports torch).
+``position_embedding_type`` (absent, as in transformers 5 configs: ``"absolute"``), ``is_decoder``
+and ``add_cross_attention``. Imported by modeling code only (it imports torch).
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ def classifier_dropout(config: Any) -> float:
     return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
 
 
+def _position_embedding_type(config: Any) -> str:
+    """``position_embedding_type`` (a transformers 4 key; absent means ``"absolute"``)."""
+    return getattr(config, "position_embedding_type", "absolute")
+
+
 def _implementation(config: Any) -> str:
     """The attention implementation the config asks for (``from_pretrained(attn_implementation=)``)."""
     return getattr(config, "_attn_implementation", None) or "sdpa"
@@ -101,18 +106,25 @@ class EncoderEmbeddings(nn.Module):
     ``hidden_size``), then LayerNorm and dropout.
 
     The absolute position embeddings are added only with ``position_embedding_type="absolute"``.
-    The default position and token type ids come from non-persistent buffers, as in transformers.
+    The default position and token type ids come from non-persistent buffers, as in transformers; a
+    family numbering its positions differently overrides :meth:`default_position_ids`.
+    ``position_padding_idx`` is the position embeddings' ``padding_idx`` (RoBERTa's, whose padding
+    tokens sit at the padding position).
     """
 
-    def __init__(self, config: Any, embedding_size: int | None = None) -> None:
+    def __init__(
+        self, config: Any, embedding_size: int | None = None, position_padding_idx: int | None = None
+    ) -> None:
         super().__init__()
         size = embedding_size or config.hidden_size
         self.word_embeddings = nn.Embedding(config.vocab_size, size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, size)
+        self.position_embeddings = nn.Embedding(
+            config.max_position_embeddings, size, padding_idx=position_padding_idx
+        )
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, size)
         self.LayerNorm = nn.LayerNorm(size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.absolute_positions = config.position_embedding_type == "absolute"
+        self.absolute_positions = _position_embedding_type(config) == "absolute"
         positions = torch.arange(config.max_position_embeddings).expand((1, -1))
         self.register_buffer("position_ids", positions, persistent=False)
         self.register_buffer(
@@ -123,6 +135,13 @@ class EncoderEmbeddings(nn.Module):
         """Refill the position and token type id buffers (after a model is built on the meta device)."""
         self.position_ids.copy_(torch.arange(self.position_ids.shape[-1]).expand((1, -1)))
         self.token_type_ids.zero_()
+
+    def default_position_ids(
+        self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor, past_length: int
+    ) -> torch.Tensor:
+        """The position ids used when none are given: ``past_length, past_length + 1, ...``."""
+        seq_length = inputs_embeds.shape[1]
+        return self.position_ids[:, past_length : past_length + seq_length]
 
     def forward(
         self,
@@ -141,7 +160,7 @@ class EncoderEmbeddings(nn.Module):
         embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
         if self.absolute_positions:
             if position_ids is None:
-                position_ids = self.position_ids[:, past_length : past_length + seq_length]
+                position_ids = self.default_position_ids(input_ids, inputs_embeds, past_length)
             embeddings = embeddings + self.position_embeddings(position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
@@ -166,7 +185,7 @@ class EncoderSelfAttention(nn.Module):
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_prob = config.attention_probs_dropout_prob
         self.is_cross_attention = is_cross_attention
-        self.position_embedding_type = "absolute" if is_cross_attention else config.position_embedding_type
+        self.position_embedding_type = "absolute" if is_cross_attention else _position_embedding_type(config)
         if self.position_embedding_type != "absolute":
             self.distance_embedding = nn.Embedding(2 * config.max_position_embeddings - 1, self.head_dim)
 

@@ -1,22 +1,13 @@
 """RoBERTa and XLM-RoBERTa: BERT's post-LayerNorm encoder with fairseq position ids, and the task heads.
 
-Attribute names follow the checkpoint keys of transformers' RoBERTa (``roberta.encoder.layer.0.
-attention.self.query.weight``, ``lm_head.dense.weight``, ``classifier.out_proj.weight`` ...), so
-Hub checkpoints of both families load without renaming. Position ids start after the padding
-index (``padding_idx + 1``) and padding tokens keep position ``padding_idx``, as in fairseq.
-Attention runs through the core's ``attention`` with the implementation
-``config._attn_implementation`` names (``"sdpa"`` unless set).
-
-``position_embedding_type="relative_key"`` / ``"relative_key_query"`` add a learned embedding of the
-query-key distance (``attention.self.distance_embedding``) to the attention scores instead of adding
-absolute position embeddings, as transformers 4.x computed them; transformers 5 dropped these types
-(it ignores the key). Their scores are explicit, so they always run the eager implementation.
-
-With ``is_decoder=True`` the self-attention is causal (``RobertaForCausalLM``) and
-``past_key_values`` is a key/value cache: one tuple per layer, ``(key, value)`` of the
-self-attention, followed by the cross-attention's ``(key, value)`` once it has run
-(``add_cross_attention=True`` with ``encoder_hidden_states``), each (batch, heads, length,
-head_dim). It is never updated in place.
+The embeddings and the encoder are the core's BERT-style blocks (:mod:`autohub_core.encoder`:
+absolute or ``relative_key`` / ``relative_key_query`` positions, decoder mode with a key/value
+cache and cross-attention, as described there); this file adds RoBERTa's position ids, pooler and
+heads. Position ids start after the padding index (``padding_idx + 1``) and padding tokens keep
+position ``padding_idx``, as in fairseq. Attribute names follow the checkpoint keys of
+transformers' RoBERTa (``roberta.encoder.layer.0.attention.self.query.weight``,
+``lm_head.dense.weight``, ``classifier.out_proj.weight`` ...), so Hub checkpoints of both families
+load without renaming.
 
 Training follows transformers: ``RobertaLayer`` is recomputed under gradient checkpointing, and every
 head takes ``num_items_in_batch``; only the causal LM heads (transformers' ``loss_function``) divide
@@ -34,23 +25,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autohub_core.errors import ConfigError
+from autohub_core.encoder import (
+    ENCODER_TP_PLAN,
+    EncoderEmbeddings,
+    EncoderLayer,
+    EncoderStack,
+    KeyValueCache,
+    check_encoder_config,
+    classifier_dropout,
+    encoder_attention_masks,
+    next_step_inputs,
+)
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
-    additive_mask,
-    attention,
     causal_lm_loss,
     check_model_inputs,
-    get_activation,
     masked_lm_loss,
     multiple_choice_loss,
-    padding_mask,
     question_answering_loss,
-    relative_distance_scores,
     sequence_classification_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
+from autohub_core.modeling import PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     CausalLMOutput,
@@ -84,28 +80,6 @@ __all__ = [
 
 logger = logging.getLogger("autohub")
 
-#: One entry per layer: self-attention (key, value), then cross-attention (key, value) once computed.
-KeyValueCache = tuple[tuple[torch.Tensor, ...], ...]
-
-
-def _check_supported(config: RobertaConfig) -> None:
-    """What RobertaConfig's value rules (checked when the model is built) do not say."""
-    if config.add_cross_attention and not config.is_decoder:
-        raise ConfigError(
-            "config key 'add_cross_attention' = True needs 'is_decoder' = True (cross-attention is a decoder's)"
-        )
-    get_activation(config.hidden_act)
-
-
-def _position_embedding_type(config: RobertaConfig) -> str:
-    """``position_embedding_type`` (a transformers 4 key; absent means ``"absolute"``)."""
-    return getattr(config, "position_embedding_type", "absolute")
-
-
-def _implementation(config: RobertaConfig) -> str:
-    """The attention implementation the config asks for (``from_pretrained(attn_implementation=)``)."""
-    return getattr(config, "_attn_implementation", None) or "sdpa"
-
 
 def position_ids_from_input_ids(
     input_ids: torch.Tensor, padding_idx: int, past_length: int = 0
@@ -125,232 +99,26 @@ def position_ids_from_inputs_embeds(inputs_embeds: torch.Tensor, padding_idx: in
     return positions.unsqueeze(0).expand(batch_size, seq_length)
 
 
-class RobertaEmbeddings(nn.Module):
-    """Word + token-type + position embeddings (fairseq position ids), then LayerNorm and dropout.
-
-    The absolute position embeddings are added only with ``position_embedding_type="absolute"``.
-    The default token type ids come from a non-persistent buffer; ``position_ids`` (unused, the
-    positions follow the padding) is registered too, so the module state is transformers'.
-    """
+class RobertaEmbeddings(EncoderEmbeddings):
+    """Word + token-type + position embeddings, then LayerNorm and dropout (the core's block), with
+    fairseq position ids: they start after ``padding_idx``, which padding tokens keep."""
 
     def __init__(self, config: RobertaConfig) -> None:
-        super().__init__()
+        super().__init__(config, position_padding_idx=config.pad_token_id)
         self.padding_idx = config.pad_token_id
-        self.word_embeddings = nn.Embedding(
-            config.vocab_size, config.hidden_size, padding_idx=self.padding_idx
-        )
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        positions = torch.arange(config.max_position_embeddings).expand((1, -1))
-        self.register_buffer("position_ids", positions, persistent=False)
-        self.register_buffer(
-            "token_type_ids", torch.zeros(positions.size(), dtype=torch.long), persistent=False
-        )
-        self.position_embeddings = nn.Embedding(
-            config.max_position_embeddings, config.hidden_size, padding_idx=self.padding_idx
-        )
-        self.absolute_positions = _position_embedding_type(config) == "absolute"
 
-    def forward(
-        self,
-        input_ids: torch.Tensor | None,
-        token_type_ids: torch.Tensor | None,
-        position_ids: torch.Tensor | None,
-        inputs_embeds: torch.Tensor | None,
-        past_length: int = 0,
+    def default_position_ids(
+        self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor, past_length: int
     ) -> torch.Tensor:
-        """``past_length`` cached tokens precede ``input_ids`` (their positions continue after them;
-        positions from ``inputs_embeds`` restart at ``padding_idx + 1``, as in transformers)."""
-        embeddings = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
-        batch_size, seq_length = embeddings.shape[:2]
-        if token_type_ids is None:
-            token_type_ids = self.token_type_ids[:, :seq_length].expand(batch_size, seq_length)
-        embeddings = embeddings + self.token_type_embeddings(token_type_ids)
-        if self.absolute_positions:
-            if position_ids is None and input_ids is not None:
-                position_ids = position_ids_from_input_ids(input_ids, self.padding_idx, past_length)
-            elif position_ids is None:
-                position_ids = position_ids_from_inputs_embeds(inputs_embeds, self.padding_idx)
-            embeddings = embeddings + self.position_embeddings(position_ids)
-        return self.dropout(self.LayerNorm(embeddings))
+        """Positions from ``input_ids`` continue after ``past_length`` cached tokens; positions from
+        ``inputs_embeds`` restart at ``padding_idx + 1``, as in transformers."""
+        if input_ids is not None:
+            return position_ids_from_input_ids(input_ids, self.padding_idx, past_length)
+        return position_ids_from_inputs_embeds(inputs_embeds, self.padding_idx)
 
 
-class RobertaSelfAttention(nn.Module):
-    """Multi-head attention (query / key / value projections): self-attention, or cross-attention over
-    ``encoder_hidden_states`` (``is_cross_attention``).
-
-    Head counts are read from the tensors (``-1``), so the projections may be sharded by heads
-    under tensor parallelism and each rank attends over its own heads. With a relative
-    ``position_embedding_type`` (self-attention only) ``distance_embedding`` holds one vector per
-    query-key distance in ``(-max_position_embeddings, max_position_embeddings)``.
-    """
-
-    def __init__(self, config: RobertaConfig, is_cross_attention: bool = False) -> None:
-        super().__init__()
-        self.config = config
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.scaling = self.head_dim**-0.5
-        self.query = nn.Linear(config.hidden_size, config.hidden_size)
-        self.key = nn.Linear(config.hidden_size, config.hidden_size)
-        self.value = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout_prob = config.attention_probs_dropout_prob
-        self.is_cross_attention = is_cross_attention
-        self.position_embedding_type = "absolute" if is_cross_attention else _position_embedding_type(config)
-        if self.position_embedding_type != "absolute":
-            self.distance_embedding = nn.Embedding(2 * config.max_position_embeddings - 1, self.head_dim)
-
-    def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
-        batch_size, seq_length, _ = states.shape
-        return states.view(batch_size, seq_length, -1, self.head_dim).transpose(1, 2)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        mask: torch.Tensor | None,
-        output_attentions: bool,
-        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
-        encoder_hidden_states: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]:
-        """Attention output, weights (when requested) and this layer's (key, value) for the cache.
-
-        Self-attention appends its new keys and values to ``past_key_value``; cross-attention reuses
-        the cached encoder keys and values when there are some.
-        """
-        query = self._split_heads(self.query(hidden_states))
-        if self.is_cross_attention and past_key_value is not None:
-            key, value = past_key_value
-        else:
-            source = encoder_hidden_states if self.is_cross_attention else hidden_states
-            key = self._split_heads(self.key(source))
-            value = self._split_heads(self.value(source))
-            if past_key_value is not None:
-                key = torch.cat((past_key_value[0], key), dim=-2)
-                value = torch.cat((past_key_value[1], value), dim=-2)
-        implementation = _implementation(self.config)
-        if self.position_embedding_type != "absolute":
-            bias = (
-                relative_distance_scores(
-                    query, key, self.distance_embedding, self.position_embedding_type == "relative_key_query"
-                )
-                * self.scaling
-            )
-            mask = bias if mask is None else mask + bias
-            implementation = "eager"
-        context, weights = attention(
-            query,
-            key,
-            value,
-            mask,
-            dropout=self.dropout_prob if self.training else 0.0,
-            scale=self.scaling,
-            output_attentions=output_attentions,
-            implementation=implementation,
-        )
-        batch_size, _, seq_length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, -1)
-        return context, weights, (key, value)
-
-
-class RobertaSelfOutput(nn.Module):
-    """Projection after attention, dropout, residual, LayerNorm."""
-
-    def __init__(self, config: RobertaConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
-
-
-class RobertaAttention(nn.Module):
-    def __init__(self, config: RobertaConfig, is_cross_attention: bool = False) -> None:
-        super().__init__()
-        self.self = RobertaSelfAttention(config, is_cross_attention)
-        self.output = RobertaSelfOutput(config)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        mask: torch.Tensor | None,
-        output_attentions: bool,
-        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
-        encoder_hidden_states: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]:
-        context, weights, present = self.self(
-            hidden_states, mask, output_attentions, past_key_value, encoder_hidden_states
-        )
-        return self.output(context, hidden_states), weights, present
-
-
-class RobertaIntermediate(nn.Module):
-    def __init__(self, config: RobertaConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.activation = get_activation(config.hidden_act)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.dense(hidden_states))
-
-
-class RobertaOutput(nn.Module):
-    def __init__(self, config: RobertaConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
-
-
-class RobertaLayer(GradientCheckpointingLayer):
-    """Self-attention, cross-attention (``add_cross_attention``, when ``encoder_hidden_states`` are
-    given), then feed-forward; recomputed in the backward pass under gradient checkpointing."""
-
-    def __init__(self, config: RobertaConfig) -> None:
-        super().__init__()
-        self.attention = RobertaAttention(config)
-        if config.add_cross_attention:
-            self.crossattention = RobertaAttention(config, is_cross_attention=True)
-        self.intermediate = RobertaIntermediate(config)
-        self.output = RobertaOutput(config)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        mask: torch.Tensor | None,
-        encoder_hidden_states: torch.Tensor | None,
-        encoder_mask: torch.Tensor | None,
-        output_attentions: bool,
-        past_key_value: tuple[torch.Tensor, ...] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, tuple[torch.Tensor, ...]]:
-        """The layer output, self- and cross-attention weights (when requested), and the cache entry."""
-        self_past = past_key_value[:2] if past_key_value is not None else None
-        attended, weights, present = self.attention(hidden_states, mask, output_attentions, self_past)
-        cross_weights = None
-        if encoder_hidden_states is not None:
-            if not hasattr(self, "crossattention"):
-                raise ConfigError(
-                    "encoder_hidden_states were given, but the model has no cross-attention layers: "
-                    "set 'add_cross_attention' = True (and 'is_decoder' = True) in the config"
-                )
-            cross_past = (
-                past_key_value[2:] if past_key_value is not None and len(past_key_value) > 2 else None
-            )
-            attended, cross_weights, cross_present = self.crossattention(
-                attended, encoder_mask, output_attentions, cross_past, encoder_hidden_states
-            )
-            present = present + cross_present
-        return self.output(self.intermediate(attended), attended), weights, cross_weights, present
-
-
-class RobertaEncoder(nn.Module):
-    def __init__(self, config: RobertaConfig, layer_class: type[RobertaLayer]) -> None:
-        super().__init__()
-        self.layer = nn.ModuleList([layer_class(config) for _ in range(config.num_hidden_layers)])
+class RobertaLayer(EncoderLayer):
+    """Self-attention, cross-attention when a decoder has it, feed-forward (the core's block)."""
 
 
 class RobertaPooler(nn.Module):
@@ -387,7 +155,7 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig) -> None:
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = nn.Dropout(_classifier_dropout(config))
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -398,36 +166,28 @@ class RobertaClassificationHead(nn.Module):
 class RobertaPreTrainedModel(PreTrainedModel):
     """Weight initialisation and loading conventions shared by every RoBERTa class.
 
-    Tensor-parallel plan (XLM-RoBERTa inherits it): query / key / value and the intermediate
-    dense are sharded colwise, the two output denses rowwise; embeddings, norms and heads replicated.
+    Tensor-parallel plan (XLM-RoBERTa inherits it): the core encoder's
+    (:data:`~autohub_core.encoder.ENCODER_TP_PLAN`); embeddings, norms and heads replicated.
     """
 
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     supports_gradient_checkpointing = True
     _no_split_modules = ["RobertaEmbeddings", "RobertaLayer"]
-    base_model_tp_plan: ClassVar[dict[str, str]] = {
-        "encoder.layer.*.attention.self.query": "colwise",
-        "encoder.layer.*.attention.self.key": "colwise",
-        "encoder.layer.*.attention.self.value": "colwise",
-        "encoder.layer.*.attention.output.dense": "rowwise",
-        "encoder.layer.*.intermediate.dense": "colwise",
-        "encoder.layer.*.output.dense": "rowwise",
-    }
+    base_model_tp_plan: ClassVar[dict[str, str]] = ENCODER_TP_PLAN
     _keys_to_ignore_on_load_unexpected = [r"position_ids$", r"embeddings\.token_type_ids$"]
 
     def __init__(self, config: RobertaConfig, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        _check_supported(config)
+        check_encoder_config(config)
 
     def _init_weights(self, module: nn.Module) -> None:
         """The core's default, plus the output bias and the index buffers."""
         super()._init_weights(module)
         if isinstance(module, RobertaLMHead):
             nn.init.zeros_(module.bias)
-        elif isinstance(module, RobertaEmbeddings):
-            module.position_ids.copy_(torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
-            module.token_type_ids.zero_()
+        elif isinstance(module, EncoderEmbeddings):
+            module.reset_buffers()
 
     def _encoder_model(self, add_pooling_layer: bool) -> RobertaModel:
         """The base model a head wraps (``XLMRobertaModel`` in the XLM-RoBERTa classes)."""
@@ -439,14 +199,14 @@ class RobertaModel(RobertaPreTrainedModel):
 
     With ``is_decoder=True`` the self-attention is causal, ``encoder_hidden_states`` feed the
     cross-attention layers (``add_cross_attention``) and ``past_key_values`` / ``use_cache`` carry the
-    key/value cache (see the module docstring).
+    key/value cache (see :mod:`autohub_core.encoder`).
     """
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
         _, embeddings_class, layer_class = _classes(self)
         self.embeddings = embeddings_class(config)
-        self.encoder = RobertaEncoder(config, layer_class)
+        self.encoder = EncoderStack(config, layer_class)
         self.pooler = RobertaPooler(config) if add_pooling_layer else None
         self.post_init()
 
@@ -486,101 +246,30 @@ class RobertaModel(RobertaPreTrainedModel):
         past_length = past_key_values[0][0].shape[-2] if past_key_values is not None else 0
 
         hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, past_length)
-        if config.is_decoder:
-            mask = _causal_mask(attention_mask, hidden_states, past_length)
-        else:
-            mask = padding_mask(attention_mask, hidden_states.dtype)
-        encoder_mask = None
-        if encoder_hidden_states is not None:
-            encoder_mask = padding_mask(encoder_attention_mask, hidden_states.dtype)
-        all_hidden_states: tuple[torch.Tensor, ...] = ()
-        all_attentions: tuple[torch.Tensor, ...] = ()
-        all_cross_attentions: tuple[torch.Tensor, ...] = ()
-        presents: KeyValueCache = ()
-        for index, layer in enumerate(self.encoder.layer):
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            hidden_states, weights, cross_weights, present = layer(
-                hidden_states,
-                mask,
-                encoder_hidden_states,
-                encoder_mask,
-                output_attentions,
-                past_key_value=past_key_values[index] if past_key_values is not None else None,
-            )
-            if use_cache:
-                presents += (present,)
-            if output_attentions:
-                all_attentions += (weights,)
-                if cross_weights is not None:
-                    all_cross_attentions += (cross_weights,)
-        if output_hidden_states:
-            all_hidden_states += (hidden_states,)
+        mask, encoder_mask = encoder_attention_masks(
+            config, attention_mask, hidden_states, past_length, encoder_hidden_states, encoder_attention_mask
+        )
+        encoded = self.encoder(
+            hidden_states,
+            mask,
+            encoder_hidden_states,
+            encoder_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            use_cache=use_cache,
+            past_key_values=past_key_values,
+        )
+        hidden_states = encoded.last_hidden_state
         pooled = self.pooler(hidden_states) if self.pooler is not None else None
         outputs = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=hidden_states,
             pooler_output=pooled,
-            hidden_states=all_hidden_states if output_hidden_states else None,
-            past_key_values=presents if use_cache else None,
-            attentions=all_attentions if output_attentions else None,
-            cross_attentions=all_cross_attentions or None,
+            hidden_states=encoded.hidden_states,
+            past_key_values=encoded.past_key_values,
+            attentions=encoded.attentions,
+            cross_attentions=encoded.cross_attentions,
         )
         return self._output(outputs, return_dict)
-
-
-def _causal_mask(
-    attention_mask: torch.Tensor | None, hidden_states: torch.Tensor, past_length: int
-) -> torch.Tensor | None:
-    """Additive decoder self-attention mask (batch or 1, 1, length, past_length + length): the future
-    and the padding of the 1/0 ``attention_mask`` are masked. None for one new token without padding."""
-    query_length = hidden_states.shape[1]
-    if attention_mask is None and query_length == 1:
-        return None
-    key_length = past_length + query_length
-    device = hidden_states.device
-    allowed = torch.ones(query_length, key_length, dtype=torch.bool, device=device).tril(past_length)[
-        None, None
-    ]
-    if attention_mask is not None:
-        if attention_mask.shape[-1] != key_length:
-            raise ValueError(
-                f"attention_mask must cover the cached and the new positions ({key_length}), "
-                f"got shape {tuple(attention_mask.shape)}"
-            )
-        allowed = allowed & attention_mask.to(device=device, dtype=torch.bool)[:, None, None, :]
-    return additive_mask(allowed, hidden_states.dtype)
-
-
-def _next_step_inputs(
-    input_ids: torch.Tensor,
-    past_key_values: KeyValueCache | None,
-    attention_mask: torch.Tensor | None,
-    kwargs: dict[str, Any],
-) -> dict[str, Any]:
-    """transformers' generation inputs: the tokens not in the cache, position ids counted over the
-    attended tokens (padding at 0), ``token_type_ids`` extended with their last value; the other
-    generation kwargs (``encoder_hidden_states`` ...) are passed on."""
-    sequence_length = input_ids.shape[1]
-    past_length = past_key_values[0][0].shape[-2] if past_key_values else 0
-    input_ids = input_ids[:, past_length:]
-    inputs = {
-        **kwargs,
-        "input_ids": input_ids,
-        "past_key_values": past_key_values,
-        "attention_mask": attention_mask,
-    }
-    if attention_mask is not None:
-        position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
-        inputs["position_ids"] = position_ids[:, -input_ids.shape[1] :]
-    token_type_ids = kwargs.get("token_type_ids")
-    if token_type_ids is not None:
-        grown = token_type_ids[:, -1:].expand(-1, sequence_length - token_type_ids.shape[1])
-        inputs["token_type_ids"] = torch.cat((token_type_ids, grown), dim=1)[:, -input_ids.shape[1] :]
-    return inputs
-
-
-def _classifier_dropout(config: RobertaConfig) -> float:
-    return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
 
 
 class _RobertaWithLMHead(RobertaPreTrainedModel):
@@ -682,7 +371,7 @@ class RobertaForCausalLM(_RobertaWithLMHead, GenerationMixin):
     ) -> dict[str, Any]:
         """Forward kwargs for the next decoding step: the uncached tokens, positions from the mask
         (0-based, as transformers' ``generate`` passes them, not fairseq's)."""
-        return _next_step_inputs(input_ids, past_key_values, attention_mask, kwargs)
+        return next_step_inputs(input_ids, past_key_values, attention_mask, kwargs)
 
 
 class RobertaForMaskedLM(_RobertaWithLMHead):
@@ -833,7 +522,7 @@ class RobertaForTokenClassification(RobertaPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.roberta = self._encoder_model(add_pooling_layer=False)
-        self.dropout = nn.Dropout(_classifier_dropout(config))
+        self.dropout = nn.Dropout(classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
