@@ -19,7 +19,6 @@ training. ``wo`` stays float32 in a float16 model (``_keep_in_fp32_modules``). E
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import torch
@@ -34,6 +33,7 @@ from autohub_core.layers import (
     get_activation,
     masked_lm_loss,
     question_answering_loss,
+    relative_position_bucket,
     sequence_classification_loss,
     token_classification_loss,
 )
@@ -74,29 +74,6 @@ def _clamp_fp16(hidden_states: torch.Tensor) -> torch.Tensor:
     largest = torch.finfo(torch.float16).max
     clamp_value = torch.where(torch.isinf(hidden_states).any(), largest - 1000, largest)
     return torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
-
-
-def relative_position_bucket(
-    relative_position: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int
-) -> torch.Tensor:
-    """Map ``key_position - query_position`` to a bucket: exact for small distances, log-spaced
-    up to ``max_distance``; in a bidirectional layer half the buckets are for positive offsets."""
-    buckets = torch.zeros_like(relative_position)
-    if bidirectional:
-        num_buckets //= 2
-        buckets += (relative_position > 0).to(torch.long) * num_buckets
-        distance = torch.abs(relative_position)
-    else:
-        distance = -torch.clamp(relative_position, max=0)
-    max_exact = num_buckets // 2
-    is_small = distance < max_exact
-    log_bucket = max_exact + (
-        torch.log(distance.float() / max_exact)
-        / math.log(max_distance / max_exact)
-        * (num_buckets - max_exact)
-    ).to(torch.long)
-    log_bucket = torch.clamp(log_bucket, max=num_buckets - 1)
-    return buckets + torch.where(is_small, distance, log_bucket)
 
 
 class T5LayerNorm(nn.Module):
