@@ -655,7 +655,8 @@ def _normalize(image: np.ndarray, mean: Any, std: Any) -> np.ndarray:
 class FeatureExtractor(Preprocessor):
     """Base of audio feature extractors (transformers' ``SequenceFeatureExtractor``): input
     checking, the sampling-rate check and padding; a family computes its features in
-    ``__call__`` with :meth:`audio_batch`, :meth:`check_sampling_rate` and :meth:`pad`."""
+    ``__call__`` with :meth:`audio_batch`, :meth:`check_sampling_rate` and :meth:`pad_arrays`;
+    :meth:`pad` is transformers' (what data collators call)."""
 
     type_key = "feature_extractor_type"
     processor_key = "feature_extractor"
@@ -715,18 +716,70 @@ class FeatureExtractor(Preprocessor):
 
     def pad(
         self,
+        processed_features: Any,
+        padding: bool | str = True,
+        max_length: int | None = None,
+        truncation: bool = False,
+        pad_to_multiple_of: int | None = None,
+        return_attention_mask: bool | None = None,
+        return_tensors: str | None = None,
+    ) -> BatchFeature:
+        """transformers' ``pad``, what data collators call: ``processed_features`` is a dict of
+        per-example lists (a :class:`BatchFeature`) or a list of such dicts. The main input
+        (``model_input_names[0]``) is padded with ``padding_value`` (and truncated), an
+        ``attention_mask`` given is padded with zeros (else made when asked for); other keys are
+        kept as given."""
+        if isinstance(processed_features, list | tuple) and processed_features:
+            if not all(isinstance(example, Mapping) for example in processed_features):
+                raise ProcessorError("pad takes a dict of lists or a list of dicts (one per example)")
+            processed_features = {
+                key: [example[key] for example in processed_features] for key in processed_features[0]
+            }
+        if not isinstance(processed_features, Mapping):
+            raise ProcessorError(
+                f"pad takes a dict of lists or a list of dicts, got {type(processed_features).__name__}"
+            )
+        main = self.model_input_names[0]
+        if main not in processed_features:
+            raise ProcessorError(
+                f"pad needs the key {main!r} ({type(self).__name__}'s main input), got {sorted(processed_features)}"
+            )
+        arrays = [_feature_array(value) for value in processed_features[main]]
+        given_masks = processed_features.get("attention_mask")
+        masks = None if given_masks is None else [np.asarray(mask) for mask in given_masks]
+        values, attention_mask = self.pad_arrays(
+            arrays,
+            padding=padding,
+            max_length=max_length,
+            truncation=truncation,
+            pad_to_multiple_of=pad_to_multiple_of,
+            return_attention_mask=True if masks is not None else return_attention_mask,
+            masks=masks,
+        )
+        features = {
+            key: value for key, value in processed_features.items() if key not in (main, "attention_mask")
+        }
+        features[main] = values
+        if attention_mask is not None:
+            features["attention_mask"] = attention_mask
+        return BatchFeature(features, tensor_type=return_tensors)
+
+    def pad_arrays(
+        self,
         arrays: Sequence[np.ndarray],
         padding: bool | str = True,
         max_length: int | None = None,
         truncation: bool = False,
         pad_to_multiple_of: int | None = None,
         return_attention_mask: bool | None = None,
+        masks: Sequence[np.ndarray] | None = None,
     ) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray | list[np.ndarray] | None]:
-        """Pad (and truncate) arrays along their first axis, as transformers' ``pad``.
+        """Pad (and truncate) arrays along their first axis, as transformers' ``pad`` does.
 
         ``padding``: True / ``"longest"`` (to the longest), ``"max_length"`` (to ``max_length``),
         False / ``"do_not_pad"``. Returns the batch (one array when padded, else a list) and the
-        attention mask (int32, 1 on real frames), or None when not asked for.
+        attention mask (int32, 1 on real frames; ``masks`` given are padded with zeros), or None
+        when not asked for.
         """
         strategy = _padding_strategy(padding)
         if truncation and max_length is None:
@@ -737,15 +790,19 @@ class FeatureExtractor(Preprocessor):
             raise ProcessorError(f"max_length must be a positive integer, got {max_length!r}")
         if pad_to_multiple_of is not None and max_length is not None and max_length % pad_to_multiple_of:
             max_length = (max_length // pad_to_multiple_of + 1) * pad_to_multiple_of
+        if masks is None:
+            masks = [np.ones(len(array), dtype=np.int32) for array in arrays]
+        elif len(masks) != len(arrays) or any(len(m) != len(a) for m, a in zip(masks, arrays, strict=False)):
+            raise ProcessorError("attention_mask must have one entry per example, as long as its values")
         arrays = [array[:max_length] if truncation else array for array in arrays]
+        masks = [mask[:max_length] if truncation else mask for mask in masks]
         want_mask = self.return_attention_mask if return_attention_mask is None else return_attention_mask
         if strategy == "longest":
             max_length = max(len(array) for array in arrays)
         if strategy != "do_not_pad" and pad_to_multiple_of is not None and max_length % pad_to_multiple_of:
             max_length = (max_length // pad_to_multiple_of + 1) * pad_to_multiple_of
-        masks = [np.ones(len(array), dtype=np.int32) for array in arrays]
         if strategy == "do_not_pad":
-            return list(arrays), (masks if want_mask else None)
+            return list(arrays), (list(masks) if want_mask else None)
         padded, padded_masks = [], []
         for array, mask in zip(arrays, masks, strict=True):
             missing = max(max_length - len(array), 0)
@@ -754,6 +811,14 @@ class FeatureExtractor(Preprocessor):
             padded.append(np.pad(array, widths, constant_values=self.padding_value))
             padded_masks.append(np.pad(mask, (before, after)))
         return np.stack(padded), (np.stack(padded_masks) if want_mask else None)
+
+
+def _feature_array(value: Any) -> np.ndarray:
+    """One example's features as an array: floats as float32 (transformers' ``pad`` too)."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    return array.astype(np.float32) if np.issubdtype(array.dtype, np.floating) else array
 
 
 def _is_scalar(value: Any) -> bool:

@@ -268,11 +268,43 @@ def test_padding_equals_transformers(padding_side: str, options: dict, feature_s
     settings = {"feature_size": feature_size, "sampling_rate": 16000, "padding_value": -1.5}
     ours = FeatureExtractor(**settings, padding_side=padding_side, return_attention_mask=True)
     theirs = _TheirExtractor(**settings, padding_side=padding_side)
-    values, mask = ours.pad(arrays, **options)
+    values, mask = ours.pad_arrays(arrays, **options)
     expected = theirs.pad({"input_values": arrays}, return_attention_mask=True, **options)
     for index in range(len(arrays)):
         np.testing.assert_array_equal(values[index], expected["input_values"][index])
         np.testing.assert_array_equal(mask[index], expected["attention_mask"][index])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"padding": "max_length", "max_length": 9, "truncation": True, "return_attention_mask": True},
+        {"pad_to_multiple_of": 4, "return_attention_mask": False},
+    ],
+)
+@pytest.mark.parametrize("with_masks", [False, True])
+def test_pad_as_data_collators_call_it_equals_transformers(options: dict, with_masks: bool) -> None:
+    rng = np.random.default_rng(6)
+    examples = [{"input_values": rng.standard_normal(n).tolist(), "label": n} for n in (7, 3, 11)]
+    if with_masks:
+        for example in examples:
+            example["attention_mask"] = [1] * (len(example["input_values"]) - 1) + [0]
+    ours = FeatureExtractor(padding_value=0.5, return_attention_mask=False)
+    theirs = _TheirExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.5, return_attention_mask=False
+    )
+    actual = ours.pad([dict(e) for e in examples], return_tensors="pt", **options)
+    # a given attention_mask is always padded here; transformers pads it only when asked to
+    # return one (else it fails to make a tensor of the ragged masks)
+    their_options = {**options, "return_attention_mask": True} if with_masks else options
+    expected = theirs.pad([dict(e) for e in examples], return_tensors="pt", **their_options)
+    assert sorted(actual) == sorted(expected)
+    for key in expected:
+        assert actual[key].dtype == expected[key].dtype, key
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0)
+    with pytest.raises(ProcessorError, match="'input_values'"):
+        ours.pad([{"input_features": [0.0]}])
 
 
 def test_audio_inputs_as_users_give_them() -> None:
@@ -313,7 +345,7 @@ def test_sampling_rate_check_words_as_transformers() -> None:
     with pytest.warns(UserWarning, match="sampling_rate"):
         extractor.check_sampling_rate(None)
     with pytest.raises(ProcessorError, match="max_length"):
-        extractor.pad([np.zeros(3)], padding="max_length")
+        extractor.pad_arrays([np.zeros(3)], padding="max_length")
 
 
 # -- files and Auto classes -----------------------------------------------------------------------
@@ -337,7 +369,7 @@ class _ToyProcessor(Processor):
 
     def __call__(self, images=None, audio=None, return_tensors=None):
         pixels = self.image_processor(images, return_tensors=return_tensors)
-        values, _ = self.feature_extractor.pad(self.feature_extractor.audio_batch(audio)[0])
+        values, _ = self.feature_extractor.pad_arrays(self.feature_extractor.audio_batch(audio)[0])
         return BatchFeature({**pixels, "input_values": values}, tensor_type=return_tensors)
 
 

@@ -265,6 +265,34 @@ def test_processor_matches_transformers(hub_folder: Path) -> None:
     _assert_features_close(ours(batch[0], sampling_rate=16000), theirs(batch[0], sampling_rate=16000))
 
 
+def test_processor_pad_as_a_ctc_data_collator_calls_it(hub_folder: Path) -> None:
+    """The fine-tuning collator pattern: pad the extracted features and the label ids separately,
+    then put the label ids (pad -> -100) beside the padded input values."""
+    ours, theirs = (
+        AutoProcessor.from_pretrained(hub_folder),
+        transformers.AutoProcessor.from_pretrained(hub_folder),
+    )
+    examples = [
+        {"input_values": values, "labels": ours(text=text)["input_ids"]}
+        for values, text in zip(_audio(1600, 900, 1200), ["HELLO WORLD", "A TEST", "HI"], strict=True)
+    ]
+    for processor in (ours, theirs):
+        features = [{"input_values": example["input_values"]} for example in examples]
+        labels = [{"input_ids": example["labels"]} for example in examples]
+        batch = processor.pad(features, padding=True, return_tensors="pt")
+        label_batch = processor.pad(labels=labels, padding=True, return_tensors="pt")
+        batch["labels"] = label_batch["input_ids"].masked_fill(label_batch["attention_mask"].ne(1), -100)
+        if processor is ours:
+            actual = batch
+        else:
+            expected = batch
+    assert sorted(actual) == sorted(expected)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=1e-6)
+    both = ours.pad(features, labels=labels, padding=True, return_tensors="pt")
+    assert both["labels"].shape == label_batch["input_ids"].shape
+
+
 def test_files_load_in_both_directions(hub_folder: Path, tmp_path: Path) -> None:
     """What each library saves (feature extractor, tokenizer, processor) the other's Auto classes load,
     with the same numbers."""

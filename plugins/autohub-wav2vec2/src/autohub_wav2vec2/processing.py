@@ -57,7 +57,7 @@ class Wav2Vec2FeatureExtractor(FeatureExtractor):
         array). ``sampling_rate`` must equal the extractor's (16000); the output is always a batch."""
         self.check_sampling_rate(sampling_rate)
         arrays, _ = self.audio_batch(raw_speech)
-        input_values, attention_mask = self.pad(
+        input_values, attention_mask = self.pad_arrays(
             arrays,
             padding=padding,
             max_length=max_length,
@@ -110,6 +110,22 @@ class Wav2Vec2Processor(Processor):
         if encodings is not None:
             inputs["labels"] = encodings["input_ids"]
         return inputs
+
+    def pad(self, input_features: Any = None, labels: Any = None, **kwargs: Any) -> BatchFeature | Any:
+        """What CTC data collators call: ``input_features`` (a list of ``{"input_values": ...}``)
+        through the feature extractor's ``pad``, ``labels`` (a list of ``{"input_ids": ...}``) through
+        the tokenizer's; with both, the label ids come back under ``labels``."""
+        if input_features is None and labels is None:
+            raise ProcessorError("pad needs input_features, labels, or both")
+        features = (
+            self.feature_extractor.pad(input_features, **kwargs) if input_features is not None else None
+        )
+        encodings = self.tokenizer.pad(labels, **kwargs) if labels is not None else None
+        if features is None:
+            return encodings
+        if encodings is not None:
+            features["labels"] = encodings["input_ids"]
+        return features
 
     @property
     def model_input_names(self) -> list[str]:

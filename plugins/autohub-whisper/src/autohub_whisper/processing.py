@@ -140,7 +140,7 @@ class WhisperFeatureExtractor(FeatureExtractor):
                 f"device={device!r}: autohub's WhisperFeatureExtractor computes on the CPU only"
             )
         arrays, _ = self.audio_batch(raw_speech)
-        padded, mask = self.pad(
+        padded, mask = self.pad_arrays(
             arrays,
             padding=padding,
             max_length=max_length if max_length else self.n_samples,
