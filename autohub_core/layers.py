@@ -191,6 +191,7 @@ def attention(
     is_causal: bool = False,
     output_attentions: bool = False,
     implementation: str = "sdpa",
+    softcap: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled dot-product attention over (batch, heads, seq, head_dim) tensors.
 
@@ -206,6 +207,10 @@ def attention(
     - ``"flash_attention_2"``: ``flash_attn`` on float16 / bfloat16 CUDA tensors, for padding and
       causal masks (padded batches go through its variable-length function).
 
+    ``softcap`` (Gemma 2's attention logit soft-capping) replaces the scaled scores by
+    ``tanh(scores / softcap) * softcap`` before the mask; only ``"eager"`` computes it, the other
+    implementations raise ``UnsupportedFeatureError``.
+
     Returns the output (batch, heads, query, head_dim) and, with ``output_attentions``, the weights.
     """
     if is_causal and (mask is not None or query.shape[-2] != key.shape[-2]):
@@ -219,7 +224,11 @@ def attention(
             mask = mask.masked_fill(~causal, torch.finfo(mask.dtype).min)
         is_causal = False
     if output_attentions or implementation == "eager":
-        return _eager_attention(query, key, value, mask, dropout, scale, is_causal)
+        return _eager_attention(query, key, value, mask, dropout, scale, is_causal, softcap)
+    if softcap is not None:
+        raise UnsupportedFeatureError(
+            f"attn_implementation={implementation!r} cannot soft-cap attention logits; use 'eager'"
+        )
     if implementation == "sdpa":
         output = F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, is_causal=is_causal
@@ -248,10 +257,13 @@ def _eager_attention(
     dropout: float,
     scale: float | None,
     is_causal: bool,
+    softcap: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(QKᵀ·scale + mask)·V step by step, as transformers' eager attention; returns the weights too."""
     scale = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
     scores = torch.matmul(query, key.transpose(-1, -2)) * scale
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
     if is_causal:
         causal = _causal_pattern(scores.shape[-2], scores.shape[-1], scores.device)
         scores = scores.masked_fill(~causal, torch.finfo(scores.dtype).min)

@@ -164,7 +164,8 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     The attention implementation (``"eager"``, ``"sdpa"``, ``"flex_attention"``,
     ``"flash_attention_2"``) is ``config._attn_implementation``, which attention layers read at
     each forward; it is not saved in config.json. A family whose attention cannot run through
-    flash_attn sets ``_supports_flash_attn = False``.
+    flash_attn sets ``_supports_flash_attn = False``; one that cannot run through sdpa (attention
+    logit soft-capping) sets ``_supports_sdpa = False`` and defaults to ``"eager"``.
     """
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
@@ -177,6 +178,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
     _keep_in_fp32_modules: ClassVar[list[str] | None] = None
     _keep_in_fp32_modules_strict: ClassVar[list[str] | None] = None
     _supports_flash_attn: ClassVar[bool] = True
+    _supports_sdpa: ClassVar[bool] = True
     base_model_tp_plan: ClassVar[dict[str, str] | None] = None
     _tp_plan: ClassVar[dict[str, str] | None] = None
     _keys_to_ignore_on_load_missing: ClassVar[list[str]] = []
@@ -191,7 +193,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             )
         config.validate()  # the family's rules of type and range, however the config was changed
         config._attn_implementation = self._check_attn_implementation(
-            getattr(config, "_attn_implementation", None) or "sdpa"
+            getattr(config, "_attn_implementation", None) or ("sdpa" if self._supports_sdpa else "eager")
         )
         self.config = config
         self.name_or_path = config.name_or_path
@@ -482,6 +484,11 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 f"{cls.__name__} does not support attn_implementation='flash_attention_2' (its attention "
                 "cannot run through flash_attn); use 'sdpa', 'eager' or 'flex_attention'"
             )
+        if attn_implementation == "sdpa" and not cls._supports_sdpa:
+            raise UnsupportedFeatureError(
+                f"{cls.__name__} does not support attn_implementation='sdpa' (torch's sdpa cannot "
+                "soft-cap attention logits); use 'eager', its default"
+            )
         return check_attention_implementation(attn_implementation)
 
     def _use_cache(self, use_cache: bool | None) -> bool:
@@ -516,7 +523,8 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         cls, config: PretrainedConfig, *args: Any, attn_implementation: str | None = None, **kwargs: Any
     ) -> PreTrainedModel:
         """A randomly initialised model for ``config`` (``dtype=`` optional). ``attn_implementation``
-        (None: the config's ``_attn_implementation``, else ``"sdpa"``) is validated and stored as
+        (None: the config's ``_attn_implementation``, else ``"sdpa"`` where supported, else
+        ``"eager"``) is validated and stored as
         ``model.config._attn_implementation``."""
         dtype = _resolve_dtype(kwargs.pop("dtype", kwargs.pop("torch_dtype", None)), config, None)
         config = copy.deepcopy(config)

@@ -311,6 +311,10 @@ class RotaryAttention(nn.Module):
     (bias: ``output_bias``); reads ``hidden_size``, ``num_attention_heads``,
     ``num_key_value_heads``, ``head_dim`` and ``attention_dropout`` from the config, and its
     ``_attn_implementation`` (set by :class:`~autohub_core.modeling.PreTrainedModel`) at each forward.
+
+    A family's variant sets ``scaling`` (default ``head_dim ** -0.5``) or ``logit_softcapping``
+    (None: off; see :func:`~autohub_core.layers.attention`) after ``__init__``, and overrides
+    :meth:`project` when its projections differ (fused, or normed queries and keys).
     """
 
     def __init__(self, config: Any, *, qkv_bias: bool, output_bias: bool) -> None:
@@ -319,6 +323,7 @@ class RotaryAttention(nn.Module):
         self.head_dim = config.head_dim
         self.num_key_value_groups = config.num_attention_heads // config.num_key_value_heads
         self.scaling = self.head_dim**-0.5
+        self.logit_softcapping: float | None = None
         self.attention_dropout = config.attention_dropout
         query_size = config.num_attention_heads * self.head_dim
         key_value_size = config.num_key_value_heads * self.head_dim
@@ -338,10 +343,7 @@ class RotaryAttention(nn.Module):
         """``mask`` is a boolean :func:`causal_mask` (None: causal); returns the output, the
         layer's updated ``(key, value)`` cache and, with ``output_attentions``, the weights."""
         batch_size, length, _ = hidden_states.shape
-        shape = (batch_size, length, -1, self.head_dim)
-        query = self.q_proj(hidden_states).view(shape).transpose(1, 2)
-        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)
-        value = self.v_proj(hidden_states).view(shape).transpose(1, 2)
+        query, key, value = self.project(hidden_states)
         query, key = apply_rotary(query, key, *position_embeddings)
         if past_key_value is not None:
             key = torch.cat([past_key_value[0], key], dim=2)
@@ -349,7 +351,14 @@ class RotaryAttention(nn.Module):
         groups = self.num_key_value_groups
         dropout = self.attention_dropout if self.training else 0.0
         implementation = self.config._attn_implementation
-        if length == 1 and groups > 1 and implementation == "sdpa" and not output_attentions:
+        softcap = self.logit_softcapping
+        if (
+            length == 1
+            and groups > 1
+            and implementation == "sdpa"
+            and not output_attentions
+            and softcap is None
+        ):
             # One new token: its query heads of each KV group attend as one group, no KV copy.
             packed = query.reshape(batch_size, -1, groups, self.head_dim)
             context, weights = attention(packed, key, value, mask, dropout=dropout, scale=self.scaling)
@@ -365,6 +374,15 @@ class RotaryAttention(nn.Module):
                 is_causal=mask is None and length > 1,
                 output_attentions=output_attentions,
                 implementation=implementation,
+                softcap=softcap,
             )
         context = context.transpose(1, 2).reshape(batch_size, length, -1)
         return self.o_proj(context), (key, value), weights
+
+    def project(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values, each (batch, heads, seq, head_dim), before the rotation."""
+        shape = (*hidden_states.shape[:2], -1, self.head_dim)
+        query = self.q_proj(hidden_states).view(shape).transpose(1, 2)
+        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)
+        value = self.v_proj(hidden_states).view(shape).transpose(1, 2)
+        return query, key, value
