@@ -206,7 +206,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
 
         Linear, convolution and embedding weights ~ N(0, ``config.initializer_range`` or 0.02)
         with zero biases and a zero padding row; LayerNorm / RMSNorm / GroupNorm / BatchNorm
-        weights one and biases zero. Modules of other types are left as constructed. A family
+        weights one (or the norm class's ``initial_weight``) and biases zero. Modules of other types are left as constructed. A family
         with other rules overrides this.
         """
         std = getattr(self.config, "initializer_range", None) or 0.02
@@ -224,7 +224,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             name in type(module).__name__ for name in ("LayerNorm", "RMSNorm")
         ):
             if getattr(module, "weight", None) is not None:
-                nn.init.ones_(module.weight)
+                nn.init.constant_(module.weight, getattr(module, "initial_weight", 1.0))
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
             if getattr(module, "running_mean", None) is not None:

@@ -28,6 +28,7 @@ __all__ = [
     "RMSNorm",
     "RotaryAttention",
     "RotaryEmbedding",
+    "UnitOffsetRMSNorm",
     "apply_rotary",
     "causal_mask",
     "check_rotary_decoder_config",
@@ -287,6 +288,24 @@ class RMSNorm(nn.Module):
         variance = hidden_states.pow(2).mean(-1, keepdim=True)
         hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
         return self.weight * hidden_states.to(input_dtype)
+
+
+class UnitOffsetRMSNorm(nn.Module):
+    """RMSNorm scaled by ``1 + weight`` (``weight`` starts at zero), all in float32 before casting
+    back, as Gemma's norms compute."""
+
+    initial_weight = 0.0
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(hidden_size))
+        self.eps = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Normalise in float32 by the root mean square, scale by ``1 + weight``, return the input dtype."""
+        normed = hidden_states.float()
+        normed = normed * torch.rsqrt(normed.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (normed * (1.0 + self.weight.float())).type_as(hidden_states)
 
 
 class GatedMLP(nn.Module):
