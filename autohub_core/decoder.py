@@ -122,22 +122,26 @@ class RotaryDecoderModel(PreTrainedModel):
     rotary tables; returns the final (normed) hidden states and the KV cache.
 
     What a family may declare or override: ``layer_class`` (required), ``norm_class`` (built as
-    ``norm_class(hidden_size, eps=rms_norm_eps)``), :meth:`scale_embeddings`, :meth:`layer_types`
-    and :meth:`rotary_embedding`.
+    ``norm_class(hidden_size, eps=rms_norm_eps)``), ``embedding_class`` (an ``nn.Embedding``
+    subclass built as ``embedding_class(vocab_size, hidden_size, pad_token_id)``), ``rotary_class``
+    (built as ``rotary_class(config)``), :meth:`scale_embeddings`, :meth:`layer_types` and
+    :meth:`rotary_embedding`.
     """
 
     layer_class: ClassVar[type[DecoderLayer]]
     norm_class: ClassVar[type[nn.Module]] = RMSNorm
+    embedding_class: ClassVar[type[nn.Embedding]] = nn.Embedding
+    rotary_class: ClassVar[type[nn.Module]] = RotaryEmbedding
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.padding_idx = config.pad_token_id
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, self.padding_idx)
+        self.embed_tokens = self.embedding_class(config.vocab_size, config.hidden_size, self.padding_idx)
         self.layers = nn.ModuleList(
             [self.layer_class(config, index) for index in range(config.num_hidden_layers)]
         )
         self.norm = self.norm_class(config.hidden_size, eps=config.rms_norm_eps)
-        self.rotary_emb = RotaryEmbedding(config)
+        self.rotary_emb = self.rotary_class(config)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
