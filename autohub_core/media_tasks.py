@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autohub_core.errors import MissingExtraError
-from autohub_core.tasks import InputError, Progress, Task, batched, score_function
+from autohub_core.tasks import InputError, Progress, Task, batched, map_batches, score_function
 
 __all__ = [
     "AudioClassification",
@@ -120,19 +120,22 @@ class _MediaTask(Task):
         top_k: int | None,
         batch_size: int,
         progress: Progress | None,
+        length: Callable[[Any], int] | None = None,
     ) -> list[list[dict[str, Any]]]:
-        """The head's labels for each item, ``top_k`` best first, scored as transformers' pipelines."""
+        """The head's labels for each item, ``top_k`` best first, scored as transformers' pipelines;
+        with ``length``, batches are formed longest first (:func:`~autohub_core.tasks.map_batches`)."""
         import torch
 
         _check_top_k(top_k)
         function = score_function(self.model.config)
         labels = [self.model.config.id2label[index] for index in range(len(self.model.config.id2label))]
-        results = []
-        for chunk in batched(items, batch_size, progress):
+
+        def run_batch(chunk: list[Any]) -> list[list[dict[str, Any]]]:
             with torch.inference_mode():
                 logits = self.model(**self._model_inputs(features_of(chunk))).logits.float().cpu()
-            results += [self._ranked(row, labels, top_k) for row in _apply(function, logits)]
-        return results
+            return [self._ranked(row, labels, top_k) for row in _apply(function, logits)]
+
+        return map_batches(items, batch_size, run_batch, length=length, progress=progress)
 
     def _ranked(self, scores: Any, labels: Sequence[str], top_k: int | None) -> list[dict[str, Any]]:
         ranked = sorted(
@@ -222,18 +225,18 @@ class AudioClassification(_MediaTask):
         batch_size: int = 8,
         progress: Progress | None = None,
     ) -> list[list[dict[str, Any]]]:
-        """For each audio, the ``top_k`` (None: all) ``{"label", "score"}`` sorted by score."""
+        """For each audio, the ``top_k`` (None: all) ``{"label", "score"}`` sorted by score; batches
+        are formed longest audio first."""
         extractor = self.preprocessor
+        arrays = [_load_audio(item, extractor.sampling_rate) for item in audios]
 
         def features_of(chunk: list[Any]) -> Any:
-            arrays = [_load_audio(item, extractor.sampling_rate) for item in chunk]
             return extractor(
-                arrays, sampling_rate=extractor.sampling_rate, return_tensors="pt", **_padding(extractor)
+                chunk, sampling_rate=extractor.sampling_rate, return_tensors="pt", **_padding(extractor)
             )
 
-        return self._classify(
-            audios, features_of, top_k, self._audio_batch_size(extractor, batch_size), progress
-        )
+        size = self._audio_batch_size(extractor, batch_size)
+        return self._classify(arrays, features_of, top_k, size, progress, length=len)
 
 
 class AutomaticSpeechRecognition(_MediaTask):

@@ -22,7 +22,7 @@ import torch
 
 from autohub_core import plugins
 from autohub_core.cli import main
-from autohub_core.tasks import FeatureExtraction, InputError, load_task
+from autohub_core.tasks import FeatureExtraction, InputError, load_task, map_batches
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file (pytest runs in importlib mode)
 from tiny_models import LABELS, save_tiny_bert, save_tokenizer
@@ -232,6 +232,46 @@ def test_feature_extraction_mean_pooled_normalised(checkpoints: dict[str, Path])
     mask = encoding["attention_mask"].unsqueeze(-1).float()
     expected = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
     torch.testing.assert_close(embeddings, expected, atol=1e-5, rtol=0)
+
+
+def test_map_batches_runs_longest_first_and_returns_the_callers_order() -> None:
+    texts = ["a", "ccc", "bb", "dddd", "ee", "f"]
+    seen: list[list[str]] = []
+    progress: list[int] = []
+
+    def run_batch(chunk: list[str]) -> list[str]:
+        seen.append(chunk)
+        return [text.upper() for text in chunk]
+
+    results = map_batches(texts, 2, run_batch, progress=progress.append)
+    assert results == [text.upper() for text in texts]
+    assert seen == [["dddd", "ccc"], ["bb", "ee"], ["a", "f"]]  # longest first; ties keep their order
+    assert progress == [2, 2, 2]
+    seen.clear()
+    assert map_batches(texts, 4, run_batch, length=None) == [text.upper() for text in texts]
+    assert seen == [texts[:4], texts[4:]]
+    assert map_batches([], 3, run_batch) == []
+    with pytest.raises(InputError, match="batch size must be at least 1"):
+        map_batches(texts, 0, run_batch)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_tasks_results_follow_the_input_order_whatever_the_batching(
+    checkpoints: dict[str, Path], batch_size: int
+) -> None:
+    texts = [*TEXTS, "x", "a much longer sentence than every other one in this small list of texts"]
+    embedder = load_task(checkpoints["base"], "feature-extraction")
+    one_by_one = torch.cat([embedder.embed([text]) for text in texts])
+    torch.testing.assert_close(embedder.embed(texts, batch_size=batch_size), one_by_one, atol=1e-5, rtol=0)
+    classifier = load_task(checkpoints["sequence"], "text-classification")
+    expected = [classifier.run([text], top_k=None)[0] for text in texts]
+    for got, want in zip(classifier.run(texts, top_k=None, batch_size=batch_size), expected, strict=True):
+        assert [item["label"] for item in got] == [item["label"] for item in want]
+        assert [item["score"] for item in got] == pytest.approx([item["score"] for item in want], abs=1e-5)
+    tagger = load_task(checkpoints["token"], "token-classification")
+    expected_words = [[entity["word"] for entity in tagger.run([text])[0]] for text in texts]
+    got_words = [[entity["word"] for entity in row] for row in tagger.run(texts, batch_size=batch_size)]
+    assert got_words == expected_words
 
 
 def test_similarity_of_identical_sentences_is_one(
