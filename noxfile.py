@@ -28,6 +28,18 @@ PLUGINS = sorted(str(path.parent.relative_to(ROOT)) for path in ROOT.glob("plugi
 EXAMPLES = sorted(str(path.parent.relative_to(ROOT)) for path in ROOT.glob("examples/*/pyproject.toml"))
 
 
+def _with_local_dependencies(plugin: str) -> list[str]:
+    """``plugin`` after the plugins of this checkout it depends on (autohub-qwen3 needs autohub-qwen2's
+    tokenizer), dependencies first, so pip takes them from here and never from an index."""
+    requirements = tomllib.loads((ROOT / plugin / "pyproject.toml").read_text())["project"]["dependencies"]
+    paths: list[str] = []
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement)[0]
+        if name.startswith("autohub-") and name != "autohub-core":
+            paths += [path for path in _with_local_dependencies(f"plugins/{name}") if path not in paths]
+    return [*paths, plugin]
+
+
 def _install_base(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, "torch==2.13.0")
     session.install(*CONSTRAINTS, "-e", ".", "-r", "requirements-test.txt")
@@ -47,8 +59,8 @@ def plugins(session: nox.Session) -> None:
     """Each plugin alone on top of the core, in turn, in one fresh virtualenv (the CI variant).
 
     The previous plugin is uninstalled before the next is installed with its declared
-    dependencies, so each runs with core + itself only; ``plugin`` sessions do the same with
-    one virtualenv per plugin.
+    dependencies, so each runs with core + itself (+ the plugins it declares, e.g. autohub-qwen3
+    with autohub-qwen2) only; ``plugin`` sessions do the same with one virtualenv per plugin.
     """
     _install_base(session)
     installed = session.run("python", "-m", "pip", "list", "--format=freeze", silent=True) or ""
@@ -60,10 +72,10 @@ def plugins(session: nox.Session) -> None:
     if stale:
         session.run("python", "-m", "pip", "uninstall", "-y", *stale)
     for plugin in PLUGINS:
-        distribution = Path(plugin).name
-        session.install(*CONSTRAINTS, "-e", plugin)
+        installed_here = _with_local_dependencies(plugin)
+        session.install(*CONSTRAINTS, *[arg for path in installed_here for arg in ("-e", path)])
         session.run("pytest", "-q", f"{plugin}/tests")
-        session.run("python", "-m", "pip", "uninstall", "-y", distribution)
+        session.run("python", "-m", "pip", "uninstall", "-y", *[Path(path).name for path in installed_here])
 
 
 @nox.session
@@ -71,7 +83,8 @@ def plugins(session: nox.Session) -> None:
 def plugin(session: nox.Session, plugin: str) -> None:
     """One plugin alone in its own fresh virtualenv: core + that plugin + test tools."""
     _install_base(session)
-    session.install(*CONSTRAINTS, "-e", f"plugins/{plugin}")
+    editable = [arg for path in _with_local_dependencies(f"plugins/{plugin}") for arg in ("-e", path)]
+    session.install(*CONSTRAINTS, *editable)
     session.run("pytest", "-q", f"plugins/{plugin}/tests")
 
 
