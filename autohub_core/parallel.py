@@ -14,6 +14,9 @@ path component (a layer index). The styles:
   parts (GPT-2's ``c_attn`` is q|k|v): each part is sharded separately, so a rank's output is
   ``[part1_local | part2_local | ...]``.
 - ``replicate``: every rank keeps the whole module.
+- ``replicated_with_grad_allreduce``: every rank keeps the whole module, which acts on this rank's
+  share of a sharded activation (Qwen3's per-head ``q_norm`` after a colwise ``q_proj``): its
+  gradients are summed over the ranks in backward.
 
 Each rank reads only its slices of the checkpoint tensors, and the parameters become DTensors;
 forward hooks redistribute inputs and outputs (torch's collectives). :meth:`PreTrainedModel.
@@ -46,7 +49,15 @@ __all__ = ["STYLES", "Sharding", "TensorParallel", "declared_plan", "matching_mo
 logger = logging.getLogger("autohub")
 
 #: The plan vocabulary (``packed_colwise`` also takes a part count: ``packed_colwise:3``).
-STYLES = ("colwise", "rowwise", "colwise_gather_output", "colwise_rep", "packed_colwise", "replicate")
+STYLES = (
+    "colwise",
+    "rowwise",
+    "colwise_gather_output",
+    "colwise_rep",
+    "packed_colwise",
+    "replicate",
+    "replicated_with_grad_allreduce",
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ class TensorParallel:
         self._requested_plan = dict(plan) if plan is not None else None
         self.plan: dict[str, str] = {}  # module name -> style, resolved against a model
         self.shardings: dict[str, Sharding] = {}  # tensor name -> sharding
+        self.grad_allreduce: list[str] = []  # replicated modules whose gradients are summed over ranks
 
     @classmethod
     def launch(
@@ -173,6 +185,9 @@ class TensorParallel:
                 )
             for module_name in modules:
                 if name == "replicate":
+                    continue
+                if name == "replicated_with_grad_allreduce":
+                    self.grad_allreduce.append(module_name)
                     continue
                 module = model.get_submodule(module_name)
                 own = [f"{module_name}.{local}" for local, _ in module.named_parameters(recurse=False)]
@@ -283,6 +298,16 @@ class TensorParallel:
             module = model.get_submodule(module_name)
             module.register_forward_pre_hook(self._input_hook(style))
             module.register_forward_hook(self._output_hook(style))
+        for module_name in self.grad_allreduce:
+            for parameter in model.get_submodule(module_name).parameters():
+                parameter.register_hook(self._sum_over_ranks)
+
+    def _sum_over_ranks(self, gradient: torch.Tensor) -> torch.Tensor:
+        """A replicated parameter's gradient from this rank's share of the activations, summed over
+        the mesh: the whole model's gradient, on every rank."""
+        gradient = gradient.clone()
+        dist.all_reduce(gradient, group=self.mesh.get_group())
+        return gradient
 
     def _input_hook(self, style: str) -> Callable[[nn.Module, tuple[Any, ...]], tuple[Any, ...]]:
         from torch.distributed.tensor import DTensor, Replicate, Shard
