@@ -816,16 +816,27 @@ def standardize_rope_parameters(
     rope_scaling: dict[str, Any] | None,
     rope_theta: float,
     max_position_embeddings: int,
+    *,
+    partial_rotary_factor: float | None = None,
+    original_max_position_embeddings: int | None = None,
 ) -> dict[str, Any]:
     """One ``rope_parameters`` dict from transformers 5's key or the legacy ``rope_scaling`` / ``rope_theta``.
 
     As in transformers, a legacy ``rope_scaling`` wins over ``rope_parameters``; the result
     always names ``rope_type`` and ``rope_theta``. For configs of rotary-embedding families.
+    A top-level ``partial_rotary_factor`` (when given) is the default of the dict's own; the
+    ``original_max_position_embeddings`` of llama3 / yarn / longrope is the given top-level value
+    when there is one (Phi-3's config key, which transformers lets win), else the dict's own,
+    else ``max_position_embeddings``.
     """
     parameters = dict(rope_scaling or rope_parameters or {})
     parameters.setdefault("rope_theta", rope_theta)
     parameters.setdefault("rope_type", parameters.get("type", "default"))
+    if partial_rotary_factor is not None:
+        parameters.setdefault("partial_rotary_factor", partial_rotary_factor)
     if parameters["rope_type"] in _ROPE_TYPES_WITH_ORIGINAL_LENGTH:
+        if original_max_position_embeddings is not None:
+            parameters["original_max_position_embeddings"] = original_max_position_embeddings
         parameters.setdefault("original_max_position_embeddings", max_position_embeddings)
     return parameters
 

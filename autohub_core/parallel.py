@@ -9,6 +9,7 @@ path component (a layer index). The styles:
   of its output features (an ``nn.Embedding``: of its embedding dim); the input is replicated.
 - ``rowwise``: keeps this rank's slice of its input features; the partial outputs are summed
   (all-reduce), then the bias is added once.
+- ``rowwise_split_input``: ``rowwise`` whose input arrives whole (replicated) and is split here.
 - ``colwise_gather_output`` (alias ``colwise_rep``): ``colwise`` whose output is gathered whole.
 - ``packed_colwise:N`` (``packed_colwise`` is ``:2``): a fused projection whose output is N equal
   parts (GPT-2's ``c_attn`` is q|k|v): each part is sharded separately, so a rank's output is
@@ -52,6 +53,7 @@ logger = logging.getLogger("autohub")
 STYLES = (
     "colwise",
     "rowwise",
+    "rowwise_split_input",
     "colwise_gather_output",
     "colwise_rep",
     "packed_colwise",
@@ -212,7 +214,7 @@ class TensorParallel:
                 "(and 'colwise' to nn.Embedding)"
             )
         output_dim, input_dim = dims
-        if style == "rowwise":
+        if style in ("rowwise", "rowwise_split_input"):
             result = {"weight": Sharding(input_dim)}
             if getattr(module, "bias", None) is not None:
                 result["bias"] = Sharding(None)
@@ -318,6 +320,8 @@ class TensorParallel:
             first = args[0]
             if not isinstance(first, DTensor):
                 first = DTensor.from_local(first, self.mesh, [placement], run_check=False)
+                if style == "rowwise_split_input":
+                    first = first.redistribute(self.mesh, [Shard(-1)])
             return (first, *args[1:])
 
         return to_dtensor
@@ -326,7 +330,7 @@ class TensorParallel:
         from torch.distributed.tensor import Replicate
 
         def to_local(module: nn.Module, args: Any, output: Any) -> torch.Tensor:
-            if style in ("rowwise", "colwise_gather_output"):
+            if style in ("rowwise", "rowwise_split_input", "colwise_gather_output"):
                 output = output.redistribute(self.mesh, [Replicate()])
             return output.to_local()
 

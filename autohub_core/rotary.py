@@ -1,7 +1,8 @@
 """Building blocks of decoder-only transformers with rotary position embeddings (RoPE).
 
 RoPE inverse frequencies for every ``rope_parameters["rope_type"]`` transformers 5 computes
-the same way (``default``, ``linear``, ``dynamic``, ``llama3``, ``yarn``), the rotary
+the same way (``default``, ``linear``, ``dynamic``, ``llama3``, ``yarn``, ``longrope``), over the
+first ``partial_rotary_factor`` of each head's dims (the rest pass through unrotated), the rotary
 embedding module, grouped-query self-attention with a KV cache, the causal (+ padding,
 + sliding-window) mask, RMSNorm and the gated MLP. Families compose them in their own
 modeling file and keep the attribute names of their checkpoints; each piece matches
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from autohub_core.configuration import ROTARY_DECODER_CONSTRAINTS, ROTARY_DECODER_RULES, check_rules
-from autohub_core.errors import UnsupportedConfigError
+from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.layers import attention, get_activation
 
 __all__ = [
@@ -52,15 +53,16 @@ DECODER_TP_PLAN: dict[str, str] = {
 
 #: One layer's cache: ``(key, value)``, each ``(batch, num_key_value_heads, past_length, head_dim)``.
 KeyValue = tuple[torch.Tensor, torch.Tensor]
-SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "yarn")
+SUPPORTED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "yarn", "longrope")
 
 
 def check_rotary_decoder_config(config: Any, distribution: str) -> None:
-    """Raise on config values a rotary decoder cannot use: a rope type or ``partial_rotary_factor``
-    it does not implement, an unknown ``hidden_act`` (``UnsupportedConfigError``, naming
-    ``distribution``, ``"autohub-<family>"``), and values :data:`ROTARY_DECODER_RULES` /
-    :data:`ROTARY_DECODER_CONSTRAINTS` refuse (``ConfigError``: sizes, head grouping, RoPE keys per
-    rope type ...), whatever rules the config's class declares."""
+    """Raise on config values a rotary decoder cannot use: a rope type it does not implement or an
+    unknown ``hidden_act`` (``UnsupportedConfigError``, naming ``distribution``,
+    ``"autohub-<family>"``), ``longrope`` factors of another length than the rotated dims' half
+    (``ConfigError``), and values :data:`ROTARY_DECODER_RULES` / :data:`ROTARY_DECODER_CONSTRAINTS`
+    refuse (``ConfigError``: sizes, head grouping, RoPE keys per rope type ...), whatever rules the
+    config's class declares."""
     rope = config.rope_parameters
     if not isinstance(rope, dict) or rope.get("rope_type") not in SUPPORTED_ROPE_TYPES:
         rope_type = rope.get("rope_type") if isinstance(rope, dict) else rope
@@ -68,31 +70,41 @@ def check_rotary_decoder_config(config: Any, distribution: str) -> None:
             f"config key 'rope_parameters' (rope_type {rope_type!r}) is not supported by {distribution}; "
             f"supported rope types: {SUPPORTED_ROPE_TYPES}"
         )
-    if rope.get("partial_rotary_factor", 1.0) != 1.0:
-        raise UnsupportedConfigError(
-            f"config key 'partial_rotary_factor' != 1.0 is not supported by {distribution} "
-            "(it rotates all dims)"
-        )
     present = {key: getattr(config, key) for key in ROTARY_DECODER_RULES if hasattr(config, key)}
     present.pop("rope_theta", None)  # a legacy key, read into rope_parameters
     check_rules(present, ROTARY_DECODER_RULES, ROTARY_DECODER_CONSTRAINTS)
+    if rope["rope_type"] == "longrope":
+        pairs = _rotary_dim(config) // 2
+        for key in ("short_factor", "long_factor"):
+            if len(rope[key]) != pairs:
+                raise ConfigError(
+                    f"config key 'rope_parameters' has {len(rope[key])} {key} values; longrope needs one per "
+                    f"rotated dim pair: {pairs} (head_dim {config.head_dim} x partial_rotary_factor / 2)"
+                )
     get_activation(config.hidden_act)
 
 
 # -- rotary position embeddings ----------------------------------------------------------------
 
 
+def _rotary_dim(config: Any) -> int:
+    """How many leading dims of each head are rotated: ``head_dim * partial_rotary_factor``."""
+    return int(config.head_dim * config.rope_parameters.get("partial_rotary_factor", 1.0))
+
+
 def rope_inverse_frequencies(config: Any, seq_len: int | None = None) -> tuple[torch.Tensor, float]:
     """RoPE inverse frequencies and cos/sin scaling for ``config.rope_parameters`` (as transformers).
 
-    Reads ``rope_parameters``, ``head_dim`` and ``max_position_embeddings``. ``seq_len``
-    matters only for ``dynamic`` (NTK) scaling, which grows the base past
-    ``max_position_embeddings``.
+    Reads ``rope_parameters`` (its ``partial_rotary_factor``, default 1, gives the rotated share
+    of ``head_dim``), ``head_dim`` and ``max_position_embeddings``. ``seq_len`` matters for
+    ``dynamic`` (NTK) scaling, which grows the base past ``max_position_embeddings``, and for
+    ``longrope``, whose ``long_factor`` applies past ``original_max_position_embeddings``
+    (``short_factor`` otherwise).
     """
     rope = config.rope_parameters
     rope_type = rope["rope_type"]
     base = rope["rope_theta"]
-    dim = config.head_dim
+    dim = _rotary_dim(config)
     exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
     if rope_type == "dynamic":
         factor = rope["factor"]
@@ -109,7 +121,30 @@ def rope_inverse_frequencies(config: Any, seq_len: int | None = None) -> tuple[t
         return _wavelength_band_frequencies(inv_freq, rope), 1.0
     if rope_type == "yarn":
         return _yarn_frequencies(config, rope, dim, base)
+    if rope_type == "longrope":
+        return _longrope_frequencies(config, rope, base**exponents, seq_len)
     return inv_freq, 1.0
+
+
+def _longrope_frequencies(
+    config: Any, rope: dict[str, Any], wavelengths: torch.Tensor, seq_len: int | None
+) -> tuple[torch.Tensor, float]:
+    """rope_type ``longrope``: frequencies divided by ``long_factor`` past the original length
+    (``seq_len > original_max_position_embeddings``), by ``short_factor`` otherwise; the attention
+    factor defaults to ``sqrt(1 + log(factor) / log(original length))``, ``factor`` to
+    ``max_position_embeddings / original_max_position_embeddings``."""
+    original_length = rope["original_max_position_embeddings"]
+    factor = rope.get("factor")
+    if factor is None:
+        factor = config.max_position_embeddings / original_length
+    attention_factor = rope.get("attention_factor")
+    if attention_factor is None:
+        attention_factor = (
+            1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original_length))
+        )
+    long = bool(seq_len) and seq_len > original_length
+    factors = torch.tensor(rope["long_factor" if long else "short_factor"], dtype=torch.float32)
+    return 1.0 / (factors * wavelengths), attention_factor
 
 
 def _wavelength_band_frequencies(inv_freq: torch.Tensor, rope: dict[str, Any]) -> torch.Tensor:
@@ -169,7 +204,9 @@ def _yarn_frequencies(config: Any, rope: dict[str, Any], dim: int, base: float) 
 class RotaryEmbedding(nn.Module):
     """cos / sin tables for the positions. Holds no buffers: the inverse frequencies are
     computed on first use, and recomputed for ``dynamic`` scaling when a sequence grows past
-    the longest one seen (and reset below ``max_position_embeddings``), like transformers."""
+    the longest one seen (and reset below ``max_position_embeddings``), like transformers.
+    ``longrope`` uses its long factors for every row of a call whose largest position is past
+    ``original_max_position_embeddings``, its short ones otherwise (as transformers decides)."""
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -178,6 +215,7 @@ class RotaryEmbedding(nn.Module):
         self.attention_scaling = 1.0
         self._inv_freq: torch.Tensor | None = None
         self._original_inv_freq: torch.Tensor | None = None
+        self._long_inv_freq: torch.Tensor | None = None
         self._max_seq_len_cached = config.max_position_embeddings
 
     def _inverse_frequencies(self, position_ids: torch.Tensor) -> torch.Tensor:
@@ -193,6 +231,13 @@ class RotaryEmbedding(nn.Module):
             if seq_len < original_length and self._max_seq_len_cached > original_length:
                 self._inv_freq = self._original_inv_freq
                 self._max_seq_len_cached = original_length
+        elif self.rope_type == "longrope":
+            original_length = self.config.rope_parameters["original_max_position_embeddings"]
+            if int(position_ids.max()) + 1 <= original_length:
+                return self._original_inv_freq.to(position_ids.device)
+            if self._long_inv_freq is None:
+                self._long_inv_freq, _ = rope_inverse_frequencies(self.config, original_length + 1)
+            return self._long_inv_freq.to(position_ids.device)
         return self._inv_freq.to(position_ids.device)
 
     @torch.no_grad()
@@ -215,9 +260,17 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 def apply_rotary(
     query: torch.Tensor, key: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate (batch, heads, seq, head_dim) queries and keys by (batch, seq, head_dim) cos / sin."""
+    """Rotate (batch, heads, seq, head_dim) queries and keys by (batch, seq, rotary_dim) cos / sin: the
+    first ``rotary_dim`` dims of each head (all of them unless the rotary is partial)."""
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return query * cos + rotate_half(query) * sin, key * cos + rotate_half(key) * sin
+    rotary_dim = cos.shape[-1]
+    if rotary_dim == query.shape[-1]:
+        return query * cos + rotate_half(query) * sin, key * cos + rotate_half(key) * sin
+    rotated = []
+    for states in (query, key):
+        part, passed = states[..., :rotary_dim], states[..., rotary_dim:]
+        rotated.append(torch.cat([part * cos + rotate_half(part) * sin, passed], dim=-1))
+    return rotated[0], rotated[1]
 
 
 def repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
@@ -333,7 +386,8 @@ class RotaryAttention(nn.Module):
 
     A family's variant sets ``scaling`` (default ``head_dim ** -0.5``) or ``logit_softcapping``
     (None: off; see :func:`~autohub_core.layers.attention`) after ``__init__``, and overrides
-    :meth:`project` when its projections differ (fused, or normed queries and keys).
+    :meth:`project` when its projections differ (fused, or normed queries and keys), with
+    :meth:`build_projections` when their modules differ (a fused ``qkv_proj``).
     """
 
     def __init__(self, config: Any, *, qkv_bias: bool, output_bias: bool) -> None:
@@ -346,10 +400,15 @@ class RotaryAttention(nn.Module):
         self.attention_dropout = config.attention_dropout
         query_size = config.num_attention_heads * self.head_dim
         key_value_size = config.num_key_value_heads * self.head_dim
-        self.q_proj = nn.Linear(config.hidden_size, query_size, bias=qkv_bias)
-        self.k_proj = nn.Linear(config.hidden_size, key_value_size, bias=qkv_bias)
-        self.v_proj = nn.Linear(config.hidden_size, key_value_size, bias=qkv_bias)
+        self.build_projections(config.hidden_size, query_size, key_value_size, qkv_bias)
         self.o_proj = nn.Linear(query_size, config.hidden_size, bias=output_bias)
+
+    def build_projections(self, hidden_size: int, query_size: int, key_value_size: int, bias: bool) -> None:
+        """Build the modules :meth:`project` reads: ``q_proj`` (``hidden_size -> query_size``),
+        ``k_proj`` and ``v_proj`` (``hidden_size -> key_value_size``), each with ``bias`` or not."""
+        self.q_proj = nn.Linear(hidden_size, query_size, bias=bias)
+        self.k_proj = nn.Linear(hidden_size, key_value_size, bias=bias)
+        self.v_proj = nn.Linear(hidden_size, key_value_size, bias=bias)
 
     def forward(
         self,

@@ -108,7 +108,7 @@ def test_unimplemented_values_are_refused_as_unsupported(tmp_path: Path) -> None
         _load(tmp_path, "roberta", {"position_embedding_type": "rotary"})
     with pytest.raises(UnsupportedConfigError, match="feed_forward_proj"):
         _load(tmp_path, "t5", {"feed_forward_proj": "gated-"})
-    longrope = {"rope_type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}
+    unimplemented = {"rope_type": "proportional"}
     config = ah.AutoConfig.for_model(
         "qwen2",
         num_hidden_layers=1,
@@ -117,7 +117,7 @@ def test_unimplemented_values_are_refused_as_unsupported(tmp_path: Path) -> None
         num_key_value_heads=2,
         intermediate_size=32,
         vocab_size=32,
-        rope_parameters=longrope,
+        rope_parameters=unimplemented,
     )
     with pytest.raises(UnsupportedConfigError, match="rope_parameters"):
         ah.AutoModel.from_config(config)

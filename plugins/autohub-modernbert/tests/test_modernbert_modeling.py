@@ -438,11 +438,7 @@ def test_hub_config_reads_and_writes_as_transformers(tmp_path: Path, save_hf: Ca
         ({"hidden_activation": "nope"}, UnsupportedConfigError, "hidden_activation"),
         ({"classifier_activation": "nope"}, UnsupportedConfigError, "classifier_activation"),
         (
-            {
-                "rope_parameters": {
-                    "full_attention": {"rope_type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}
-                }
-            },
+            {"rope_parameters": {"full_attention": {"rope_type": "proportional"}}},
             UnsupportedConfigError,
             "rope_parameters",
         ),

@@ -321,7 +321,7 @@ def test_unsupported_rope_type_names_the_key(tmp_path: Path) -> None:
         FAMILY,
         **TINY,
         rope_parameters={
-            "rope_type": "longrope",
+            "rope_type": "proportional",
             "rope_theta": 1.0,
             "short_factor": [1.0],
             "long_factor": [1.0],
