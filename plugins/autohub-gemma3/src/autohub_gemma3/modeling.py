@@ -58,19 +58,16 @@ def _check_supported(config: Gemma3TextConfig) -> None:
         )
     for layer_type in LAYER_TYPES:
         rope = config.rope_parameters[layer_type]
+        rope_type = rope["rope_type"]
         if (
-            rope["rope_type"] not in SUPPORTED_ROPE_TYPES
-            or rope.get("type", rope["rope_type"]) != rope["rope_type"]
+            rope_type not in SUPPORTED_ROPE_TYPES
+            or rope.get("type", rope_type) != rope_type
+            or rope.get("partial_rotary_factor", 1.0) != 1.0
         ):
             raise UnsupportedConfigError(
-                f"config key 'rope_parameters' ({layer_type}: rope_type {rope['rope_type']!r}, type "
-                f"{rope.get('type')!r}) is not supported by {_DISTRIBUTION}; supported rope types: "
-                f"{SUPPORTED_ROPE_TYPES}, named once"
-            )
-        if rope.get("partial_rotary_factor", 1.0) != 1.0:
-            raise UnsupportedConfigError(
-                f"config key 'rope_parameters' ({layer_type}: partial_rotary_factor != 1.0) is not "
-                f"supported by {_DISTRIBUTION} (Gemma 3 rotates all dims)"
+                f"config key 'rope_parameters' ({layer_type}: {rope!r}) is not supported by {_DISTRIBUTION}: "
+                f"it implements the rope types {SUPPORTED_ROPE_TYPES}, named once (no 'type' other than "
+                "'rope_type'), rotating all dims (no partial_rotary_factor)"
             )
     if config.use_bidirectional_attention:
         raise UnsupportedConfigError(
