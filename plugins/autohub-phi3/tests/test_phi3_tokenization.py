@@ -83,7 +83,10 @@ MESSAGES = [
 def _phi3_json(model_path: Path, bos_template: bool) -> str:
     tokenizer = _hub_llama_json(model_path, legacy=True, add_prefix_space=True)
     tokenizer.add_special_tokens(
-        [AddedToken(token, special=True, normalized=False, rstrip=token != "<|endoftext|>") for token in PHI3_ADDED]
+        [
+            AddedToken(token, special=True, normalized=False, rstrip=token != "<|endoftext|>")
+            for token in PHI3_ADDED
+        ]
     )
     if not bos_template:
         tokenizer.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1")
@@ -115,7 +118,9 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         directory = root / name
         directory.mkdir()
         target = directory / filename
-        target.write_text(content, encoding="utf-8") if isinstance(content, str) else target.write_bytes(content)
+        target.write_text(content, encoding="utf-8") if isinstance(content, str) else target.write_bytes(
+            content
+        )
         (directory / "tokenizer_config.json").write_text(json.dumps(HUB_CONFIG), encoding="utf-8")
         (directory / "config.json").write_text(json.dumps({"model_type": "phi3"}), encoding="utf-8")
         directories[name] = directory
@@ -150,13 +155,19 @@ def test_add_bos_token_argument_rebuilds_the_template(checkpoints: dict[str, Pat
 
 
 @pytest.mark.parametrize("add_generation_prompt", [True, False])
-def test_chat_template_matches_transformers(checkpoints: dict[str, Path], add_generation_prompt: bool) -> None:
+def test_chat_template_matches_transformers(
+    checkpoints: dict[str, Path], add_generation_prompt: bool
+) -> None:
     ours, theirs = _both(checkpoints["json-bos-template"])
     text = ours.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=add_generation_prompt)
-    assert text == theirs.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=add_generation_prompt)
+    assert text == theirs.apply_chat_template(
+        MESSAGES, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
     assert text.endswith("<|assistant|>\n" if add_generation_prompt else "<|end|>\n<|endoftext|>")
     ids = ours.apply_chat_template(MESSAGES, add_generation_prompt=add_generation_prompt, return_dict=False)
-    assert ids == theirs.apply_chat_template(MESSAGES, add_generation_prompt=add_generation_prompt, return_dict=False)
+    assert ids == theirs.apply_chat_template(
+        MESSAGES, add_generation_prompt=add_generation_prompt, return_dict=False
+    )
 
 
 def test_save_pretrained_round_trips_both_ways(checkpoints: dict[str, Path], tmp_path: Path) -> None:

@@ -56,7 +56,11 @@ class Phi3Attention(RotaryAttention):
         """Split ``qkv_proj``'s output into (batch, heads, seq, head_dim) queries, keys and values."""
         shape = (*hidden_states.shape[:2], -1, self.head_dim)
         query, key, value = self.qkv_proj(hidden_states).split(self.split_sizes, dim=-1)
-        return query.view(shape).transpose(1, 2), key.view(shape).transpose(1, 2), value.view(shape).transpose(1, 2)
+        return (
+            query.view(shape).transpose(1, 2),
+            key.view(shape).transpose(1, 2),
+            value.view(shape).transpose(1, 2),
+        )
 
 
 class Phi3MLP(nn.Module):
@@ -163,9 +167,12 @@ class Phi3ForCausalLM(DecoderForCausalLM, Phi3PreTrainedModel):
     ) -> dict[str, Any]:
         """As the core's, without the cache at the step the sequence first outgrows the original length."""
         original_length = self.config.original_max_position_embeddings
-        if past_key_values and input_ids.shape[1] >= original_length + 1:
-            if past_key_values[0][0].shape[2] <= original_length:
-                past_key_values = None
+        if (
+            past_key_values
+            and input_ids.shape[1] >= original_length + 1
+            and past_key_values[0][0].shape[2] <= original_length
+        ):
+            past_key_values = None
         return super().prepare_inputs_for_generation(input_ids, past_key_values, attention_mask, **kwargs)
 
 
