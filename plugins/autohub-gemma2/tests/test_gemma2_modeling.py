@@ -132,6 +132,32 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
         _compare(ours(**inputs, **options), theirs(**inputs, **options), detail=True)
 
 
+CONFIG_OPTIONS = [
+    {"tie_word_embeddings": False, "attention_bias": True},
+    {"num_key_value_heads": 1, "query_pre_attn_scalar": 16, "rms_norm_eps": 1e-5},
+    {"layer_types": ["full_attention", "sliding_attention", "sliding_attention", "full_attention"]},
+    {
+        "hidden_activation": "gelu",
+        "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0},
+    },
+    {
+        "rope_parameters": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0},
+        "max_position_embeddings": 6,
+    },
+]
+
+
+@pytest.mark.parametrize("overrides", CONFIG_OPTIONS, ids=lambda o: json.dumps(o, sort_keys=True)[:50])
+def test_config_options_match_transformers(save_hf: Callable[..., Path], overrides: dict[str, Any]) -> None:
+    directory = save_hf(**overrides)
+    ours = AutoModelForCausalLM.from_pretrained(directory)
+    theirs = transformers.Gemma2ForCausalLM.from_pretrained(directory).eval()
+    tied = ours.lm_head.weight is ours.model.embed_tokens.weight
+    assert tied == overrides.get("tie_word_embeddings", True)
+    with torch.no_grad():
+        _compare(ours(**_inputs()), theirs(**_inputs()))
+
+
 def test_inputs_embeds_are_not_scaled(save_hf: Callable[..., Path]) -> None:
     """The sqrt(hidden_size) factor belongs to the embedding module: given embeddings enter as they are."""
     directory = save_hf()
@@ -346,6 +372,11 @@ def test_hub_config_with_legacy_keys(tmp_path: Path, save_hf: Callable[..., Path
                     "long_factor": [1.0] * 8,
                 }
             },
+            UnsupportedConfigError,
+            "rope_parameters",
+        ),
+        (
+            {"rope_parameters": {"rope_type": "default", "rope_theta": 1e4, "partial_rotary_factor": 0.5}},
             UnsupportedConfigError,
             "rope_parameters",
         ),

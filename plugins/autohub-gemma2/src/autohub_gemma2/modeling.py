@@ -54,11 +54,13 @@ _DISTRIBUTION = "autohub-gemma2"
 
 def _check_supported(config: Gemma2Config) -> None:
     """What Gemma2Config's value rules (checked when the model is built) do not say."""
-    rope_type = config.rope_parameters.get("rope_type")
-    if rope_type not in SUPPORTED_ROPE_TYPES or rope_type == "longrope":
+    rope = config.rope_parameters
+    supported = [name for name in SUPPORTED_ROPE_TYPES if name != "longrope"]
+    if rope.get("rope_type") not in supported or rope.get("partial_rotary_factor", 1.0) != 1.0:
         raise UnsupportedConfigError(
-            f"config key 'rope_parameters' (rope_type {rope_type!r}) is not supported by {_DISTRIBUTION}; "
-            f"supported rope types: {[name for name in SUPPORTED_ROPE_TYPES if name != 'longrope']}"
+            f"config key 'rope_parameters' (rope_type {rope.get('rope_type')!r}, partial_rotary_factor "
+            f"{rope.get('partial_rotary_factor', 1.0)}) is not supported by {_DISTRIBUTION}; supported rope "
+            f"types: {supported}, rotating all of head_dim"
         )
     if config.use_bidirectional_attention:
         raise UnsupportedConfigError(
