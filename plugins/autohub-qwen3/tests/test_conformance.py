@@ -16,6 +16,7 @@ class TestQwen3Conformance(ConformanceSuite):
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
+        "head_dim": 16,  # independent of hidden_size / num_attention_heads, as in Qwen3 (default 128)
         "max_position_embeddings": 64,
     }
     # The 2-rank tensor-parallel run needs sizes 2 divides (config_kwargs has odd ones).
