@@ -82,7 +82,14 @@ _DEFAULTS: dict[str, Any] = {
     "pad_token_id": None,
     "decoder_start_token_id": None,
 }
-_MODEL_CONFIG_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+_MODEL_CONFIG_KEYS = (
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "decoder_start_token_id",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
+)
 #: transformers options that ask for a different return type: refused rather than ignored.
 _BEAM_OPTIONS = (
     "num_beams",
@@ -340,6 +347,22 @@ def _suppress_tokens(token_ids: list[int], at_length: int | None = None) -> Proc
     return process
 
 
+def _force_token_at(token_ids: int | list[int], length: int) -> Processor:
+    """When the sequence is ``length`` long, allow only ``token_ids`` (logit 0, every other -inf):
+    transformers' ForcedBOSTokenLogitsProcessor (``length`` 1) and ForcedEOSTokenLogitsProcessor
+    (``length`` ``max_length - 1``)."""
+    forced = [token_ids] if isinstance(token_ids, int) else list(token_ids)
+
+    def process(sequence: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if sequence.shape[-1] != length:
+            return scores
+        scores = torch.full_like(scores, -float("inf"))
+        scores[:, forced] = 0
+        return scores
+
+    return process
+
+
 def _temperature(temperature: float) -> Processor:
     return lambda sequence, scores: scores / temperature
 
@@ -366,7 +389,11 @@ def _top_p(top_p: float) -> Processor:
 
 
 def _logits_processors(
-    config: GenerationConfig, eos: torch.Tensor | None, prompt_length: int, left_pads: torch.Tensor | None
+    config: GenerationConfig,
+    eos: torch.Tensor | None,
+    prompt_length: int,
+    left_pads: torch.Tensor | None,
+    max_length: int,
 ) -> list[Processor]:
     """transformers' processors, in transformers' order."""
     processors: list[Processor] = []
@@ -380,13 +407,18 @@ def _logits_processors(
     )
     if eos is not None and min_length:
         processors.append(_suppress_eos_while(eos, lambda sequence: sequence.shape[-1] < min_length))
+    forced_bos = getattr(config, "forced_bos_token_id", None)
+    if forced_bos is not None:
+        processors.append(_force_token_at(forced_bos, 1))
+    forced_eos = getattr(config, "forced_eos_token_id", None)
+    if forced_eos is not None:
+        processors.append(_force_token_at(forced_eos, max_length - 1))
     suppress_tokens = getattr(config, "suppress_tokens", None)
     if suppress_tokens is not None:
         processors.append(_suppress_tokens(suppress_tokens))
     begin_suppress_tokens = getattr(config, "begin_suppress_tokens", None)
     if begin_suppress_tokens is not None:
         # The first generated token; after a one-token prompt with a forced BOS, the one after it.
-        forced_bos = getattr(config, "forced_bos_token_id", None)
         begin_index = prompt_length if prompt_length > 1 or forced_bos is None else prompt_length + 1
         processors.append(_suppress_tokens(begin_suppress_tokens, at_length=begin_index))
     if config.do_sample:
@@ -531,7 +563,7 @@ class GenerationMixin:
                 max_length,
             )
         left_pads = None if is_encoder_decoder else (attention_mask != 0).int().argmax(dim=1)
-        processors = _logits_processors(config, eos, prompt_length, left_pads)
+        processors = _logits_processors(config, eos, prompt_length, left_pads, max_length)
         if "logits_to_keep" in inspect.signature(self.forward).parameters:
             model_kwargs.setdefault("logits_to_keep", 1)
 
