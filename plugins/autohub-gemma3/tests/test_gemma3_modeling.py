@@ -219,8 +219,21 @@ def test_config_options_match_transformers(save_hf: Callable[..., Path], overrid
         _compare(ours(**inputs), theirs(**inputs))
 
 
+#: gemma-3-1b-it's generation_config.json (sampling, eos also on <end_of_turn>).
+HUB_GENERATION_CONFIG = {
+    "bos_token_id": 2,
+    "cache_implementation": "hybrid",
+    "do_sample": True,
+    "eos_token_id": [1, 50],
+    "pad_token_id": 0,
+    "top_k": 64,
+    "top_p": 0.95,
+}
+
+
 def _hub_shaped(directory: Path, source: Path, **legacy: object) -> Path:
-    """``source``'s weights with a config.json in the Hub's original spelling (gemma-3-1b-it's keys)."""
+    """``source``'s weights with config.json in the Hub's original spelling (gemma-3-1b-it's keys) and
+    the Hub's generation_config.json."""
     directory.mkdir()
     document = json.loads((source / "config.json").read_text())
     for key in ("rope_parameters", "layer_types", "_sliding_window_pattern"):
@@ -228,6 +241,7 @@ def _hub_shaped(directory: Path, source: Path, **legacy: object) -> Path:
     document.update({"cache_implementation": "hybrid", "torch_dtype": "float32", **legacy})
     (directory / "config.json").write_text(json.dumps(document))
     (directory / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes())
+    (directory / "generation_config.json").write_text(json.dumps(HUB_GENERATION_CONFIG))
     return directory
 
 
@@ -248,7 +262,8 @@ def test_hub_config_spelling_matches_transformers(
     tmp_path: Path, save_hf: Callable[..., Path], legacy: dict
 ) -> None:
     """``sliding_window_pattern``, ``rope_theta`` / ``rope_local_base_freq`` and a legacy ``rope_scaling``
-    (global layers only) give transformers' ``layer_types`` and ``rope_parameters``, and its outputs."""
+    (global layers only) give transformers' ``layer_types`` and ``rope_parameters``, its outputs and,
+    with the checkpoint's generation config, its sampled tokens."""
     directory = _hub_shaped(tmp_path / "hub", save_hf(num_hidden_layers=3), **legacy)
     config = AutoConfig.from_pretrained(directory)
     reference = transformers.AutoConfig.from_pretrained(directory)
@@ -258,6 +273,11 @@ def test_hub_config_spelling_matches_transformers(
     inputs = _inputs()
     with torch.no_grad():
         _compare(ours(**inputs), theirs(**inputs))
+    sampled = []
+    for model in (ours, theirs):
+        torch.manual_seed(3)
+        sampled.append(model.generate(**inputs, max_new_tokens=6))
+    assert torch.equal(*sampled)
     ours.save_pretrained(tmp_path / "saved")  # written in transformers 5's spelling, read back the same
     assert AutoConfig.from_pretrained(tmp_path / "saved").rope_parameters == reference.rope_parameters
 
