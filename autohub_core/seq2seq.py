@@ -171,13 +171,15 @@ class Seq2SeqEncoderLayer(_FeedForwardLayer):
     ``final_layer_norm``), each a residual branch, pre- or post-norm (``normalize_before``). Reads
     ``d_model``, ``encoder_attention_heads``, ``encoder_ffn_dim``, ``attention_dropout``,
     ``dropout``, ``activation_function`` and ``activation_dropout``. A family subclasses it (its
-    class name is what ``_no_split_modules`` lists) and sets ``normalize_before`` and ``key_bias``."""
+    class name is what ``_no_split_modules`` lists) and sets ``normalize_before``, ``key_bias`` and
+    ``attention_class`` (a :class:`Seq2SeqAttention` subclass) where they differ."""
 
     key_bias: ClassVar[bool] = True
+    attention_class: ClassVar[type[Seq2SeqAttention]] = Seq2SeqAttention
 
     def __init__(self, config: Any) -> None:
         super().__init__(config, config.encoder_ffn_dim)
-        self.self_attn = Seq2SeqAttention(
+        self.self_attn = self.attention_class(
             config,
             config.d_model,
             config.encoder_attention_heads,
@@ -212,17 +214,18 @@ class Seq2SeqDecoderLayer(_FeedForwardLayer):
     """Causal self-attention (``self_attn``), cross-attention over the encoder states
     (``encoder_attn``, when given) and feed-forward, each a residual branch with its LayerNorm,
     pre- or post-norm (``normalize_before``). Reads the ``decoder_*`` counterparts of
-    :class:`Seq2SeqEncoderLayer`'s keys. The cache is :data:`LayerCache`."""
+    :class:`Seq2SeqEncoderLayer`'s keys and has its class attributes. The cache is :data:`LayerCache`."""
 
     key_bias: ClassVar[bool] = True
+    attention_class: ClassVar[type[Seq2SeqAttention]] = Seq2SeqAttention
 
     def __init__(self, config: Any) -> None:
         super().__init__(config, config.decoder_ffn_dim)
         heads = config.decoder_attention_heads
         options = {"key_bias": self.key_bias, "dropout": config.attention_dropout}
-        self.self_attn = Seq2SeqAttention(config, config.d_model, heads, **options)
+        self.self_attn = self.attention_class(config, config.d_model, heads, **options)
         self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
-        self.encoder_attn = Seq2SeqAttention(config, config.d_model, heads, **options)
+        self.encoder_attn = self.attention_class(config, config.d_model, heads, **options)
         self.encoder_attn_layer_norm = nn.LayerNorm(config.d_model)
 
     def forward(

@@ -34,13 +34,11 @@ from autohub_core.errors import GenerationError, ModelInputError, UnsupportedFea
 from autohub_core.generation import GenerationConfig, GenerationMixin
 from autohub_core.layers import (
     additive_mask,
-    attention,
     check_model_inputs,
-    get_activation,
     masked_lm_loss,
     token_classification_loss,
 )
-from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
+from autohub_core.modeling import PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPast,
@@ -48,6 +46,18 @@ from autohub_core.outputs import (
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
     SequenceClassifierOutput,
+)
+from autohub_core.seq2seq import (
+    LayerCache,
+    Seq2SeqAttention,
+    Seq2SeqDecoderLayer,
+    Seq2SeqEncoderLayer,
+    as_encoder_output,
+    decoder_attention_allowed,
+    run_decoder_layers,
+    run_encoder_layers,
+    shift_tokens_right,
+    stack_tp_plan,
 )
 from autohub_whisper.config import WhisperConfig
 from autohub_whisper.languages import TASKS, language_token
@@ -62,8 +72,6 @@ __all__ = [
     "WhisperPreTrainedModel",
 ]
 
-LayerCache = tuple[torch.Tensor, ...]
-
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10000) -> torch.Tensor:
     """The encoder's fixed positions: ``length`` rows of ``channels // 2`` sines then cosines."""
@@ -73,189 +81,50 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000) -> torch
     return torch.cat([scaled_time.sin(), scaled_time.cos()], dim=1)
 
 
-def shift_tokens_right(
-    input_ids: torch.Tensor, pad_token_id: int, decoder_start_token_id: int
-) -> torch.Tensor:
-    """Decoder inputs from labels: ``decoder_start_token_id`` first, the last label dropped, -100 -> pad."""
-    shifted = input_ids.new_zeros(input_ids.shape)
-    shifted[:, 1:] = input_ids[:, :-1].clone()
-    shifted[:, 0] = decoder_start_token_id
-    return shifted.masked_fill(shifted == -100, pad_token_id)
-
-
 class WhisperSinusoidalPositions(nn.Embedding):
     """The encoder's position table: an embedding (``embed_positions.weight`` in checkpoints) holding
     :func:`sinusoids`, not trained."""
 
 
-class WhisperAttention(nn.Module):
-    """Multi-head attention; the query is scaled by ``head_dim ** -0.5`` before the product, as the
-    original Whisper (and transformers) do. ``k_proj`` has no bias. Head counts are read from the
-    tensors, so under tensor parallelism each rank attends over its own heads."""
+class WhisperAttention(Seq2SeqAttention):
+    """The core's encoder-decoder attention with the query scaled by ``head_dim ** -0.5`` before the
+    product, as the original Whisper (and transformers) do."""
 
-    def __init__(self, config: WhisperConfig, num_heads: int) -> None:
-        super().__init__()
-        self.config = config
-        embed_dim = config.d_model
-        self.head_dim = embed_dim // num_heads
-        self.scaling = self.head_dim**-0.5
-        self.dropout = config.attention_dropout
-        self.k_proj = nn.Linear(embed_dim, embed_dim, bias=False)
-        self.v_proj = nn.Linear(embed_dim, embed_dim)
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.out_proj = nn.Linear(embed_dim, embed_dim)
+    def __init__(self, config: WhisperConfig, embed_dim: int, num_heads: int, **options: Any) -> None:
+        super().__init__(config, embed_dim, num_heads, **options)
+        self.query_scaling, self.scaling = self.scaling, 1.0
 
-    def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
-        batch_size, length, _ = states.shape
-        return states.view(batch_size, length, -1, self.head_dim).transpose(1, 2)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        key_value_states: torch.Tensor | None = None,
-        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
-        mask: torch.Tensor | None = None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None]:
-        """Self-attention, or cross-attention over ``key_value_states`` (whose cached keys/values are
-        reused as they are); a self-attention past is extended. Returns the output, the keys/values
-        to cache and the weights (when asked for)."""
-        query = self._split_heads(self.q_proj(hidden_states) * self.scaling)
-        if key_value_states is not None and past_key_value is not None:
-            key, value = past_key_value
-        else:
-            source = hidden_states if key_value_states is None else key_value_states
-            key = self._split_heads(self.k_proj(source))
-            value = self._split_heads(self.v_proj(source))
-            if past_key_value is not None:
-                key = torch.cat([past_key_value[0], key], dim=2)
-                value = torch.cat([past_key_value[1], value], dim=2)
-        context, weights = attention(
-            query,
-            key,
-            value,
-            mask,
-            dropout=self.dropout if self.training else 0.0,
-            scale=1.0,
-            output_attentions=output_attentions,
-            implementation=self.config._attn_implementation,
-        )
-        batch_size, _, length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, length, -1)
-        return self.out_proj(context), (key, value), weights
+    def project_query(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.split_heads(self.q_proj(hidden_states) * self.query_scaling)
 
 
-class WhisperEncoderLayer(GradientCheckpointingLayer):
-    """Pre-norm self-attention then feed-forward (``fc1``, activation, ``fc2``), each with a residual."""
+class WhisperEncoderLayer(Seq2SeqEncoderLayer):
+    """Pre-norm self-attention then feed-forward; ``k_proj`` has no bias."""
 
-    def __init__(self, config: WhisperConfig) -> None:
-        super().__init__()
-        self.self_attn = WhisperAttention(config, config.encoder_attention_heads)
-        self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
-        self.dropout = config.dropout
-        self.activation_fn = get_activation(config.activation_function, "activation_function")
-        self.activation_dropout = config.activation_dropout
-        self.fc1 = nn.Linear(config.d_model, config.encoder_ffn_dim)
-        self.fc2 = nn.Linear(config.encoder_ffn_dim, config.d_model)
-        self.final_layer_norm = nn.LayerNorm(config.d_model)
+    normalize_before = True
+    key_bias = False
+    attention_class = WhisperAttention
 
-    def forward(
-        self, hidden_states: torch.Tensor, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        residual = hidden_states
-        hidden_states, _, weights = self.self_attn(
-            self.self_attn_layer_norm(hidden_states), output_attentions=output_attentions
-        )
-        hidden_states = residual + F.dropout(hidden_states, p=self.dropout, training=self.training)
-        residual = hidden_states
-        hidden_states = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
-        hidden_states = F.dropout(hidden_states, p=self.activation_dropout, training=self.training)
-        hidden_states = F.dropout(self.fc2(hidden_states), p=self.dropout, training=self.training)
-        hidden_states = residual + hidden_states
-        if hidden_states.dtype == torch.float16:  # keep float16 activations finite, as transformers
+    def clamp(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Every float16 output is clamped within the largest value - 1000, as transformers' Whisper."""
+        if hidden_states.dtype == torch.float16:
             clamp_value = torch.finfo(hidden_states.dtype).max - 1000
             hidden_states = torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
-        return hidden_states, weights
+        return hidden_states
 
 
-class WhisperDecoderLayer(GradientCheckpointingLayer):
+class WhisperDecoderLayer(Seq2SeqDecoderLayer):
     """Pre-norm causal self-attention, cross-attention over the encoder states (when given), then
-    feed-forward, each with a residual."""
+    feed-forward; ``k_proj`` has no bias."""
 
-    def __init__(self, config: WhisperConfig) -> None:
-        super().__init__()
-        self.self_attn = WhisperAttention(config, config.decoder_attention_heads)
-        self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
-        self.encoder_attn = WhisperAttention(config, config.decoder_attention_heads)
-        self.encoder_attn_layer_norm = nn.LayerNorm(config.d_model)
-        self.dropout = config.dropout
-        self.activation_fn = get_activation(config.activation_function, "activation_function")
-        self.activation_dropout = config.activation_dropout
-        self.fc1 = nn.Linear(config.d_model, config.decoder_ffn_dim)
-        self.fc2 = nn.Linear(config.decoder_ffn_dim, config.d_model)
-        self.final_layer_norm = nn.LayerNorm(config.d_model)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        self_mask: torch.Tensor | None,
-        encoder_hidden_states: torch.Tensor | None,
-        past_key_value: LayerCache | None,
-        output_attentions: bool,
-    ) -> tuple[torch.Tensor, LayerCache, torch.Tensor | None, torch.Tensor | None]:
-        residual = hidden_states
-        hidden_states, present, self_weights = self.self_attn(
-            self.self_attn_layer_norm(hidden_states),
-            past_key_value=past_key_value[:2] if past_key_value is not None else None,
-            mask=self_mask,
-            output_attentions=output_attentions,
-        )
-        hidden_states = residual + F.dropout(hidden_states, p=self.dropout, training=self.training)
-        cross_weights = None
-        if encoder_hidden_states is not None:
-            residual = hidden_states
-            cross_past = past_key_value[2:] if past_key_value is not None else None
-            hidden_states, cross_present, cross_weights = self.encoder_attn(
-                self.encoder_attn_layer_norm(hidden_states),
-                key_value_states=encoder_hidden_states,
-                past_key_value=cross_past or None,
-                output_attentions=output_attentions,
-            )
-            hidden_states = residual + F.dropout(hidden_states, p=self.dropout, training=self.training)
-            present = present + cross_present
-        residual = hidden_states
-        hidden_states = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
-        hidden_states = F.dropout(hidden_states, p=self.activation_dropout, training=self.training)
-        hidden_states = F.dropout(self.fc2(hidden_states), p=self.dropout, training=self.training)
-        return residual + hidden_states, present, self_weights, cross_weights
-
-
-def _layer_dropped(module: nn.Module, layerdrop: float) -> bool:
-    """LayerDrop in training: skip the layer with probability ``layerdrop`` (torch's RNG, as transformers)."""
-    return module.training and layerdrop > 0.0 and bool(torch.rand([]) < layerdrop)
-
-
-def _attention_plan(prefix: str, attention_name: str) -> dict[str, str]:
-    return {
-        f"{prefix}.layers.*.{attention_name}.q_proj": "colwise",
-        f"{prefix}.layers.*.{attention_name}.k_proj": "colwise",
-        f"{prefix}.layers.*.{attention_name}.v_proj": "colwise",
-        f"{prefix}.layers.*.{attention_name}.out_proj": "rowwise",
-    }
+    normalize_before = True
+    key_bias = False
+    attention_class = WhisperAttention
 
 
 #: Tensor-parallel entries: attention sharded by heads, feed-forward by ``*_ffn_dim``.
-_ENCODER_TP_PLAN: dict[str, str] = {
-    **_attention_plan("encoder", "self_attn"),
-    "encoder.layers.*.fc1": "colwise",
-    "encoder.layers.*.fc2": "rowwise",
-}
-_DECODER_TP_PLAN: dict[str, str] = {
-    **_attention_plan("decoder", "self_attn"),
-    **_attention_plan("decoder", "encoder_attn"),
-    "decoder.layers.*.fc1": "colwise",
-    "decoder.layers.*.fc2": "rowwise",
-}
+_ENCODER_TP_PLAN: dict[str, str] = stack_tp_plan("encoder", cross_attention=False)
+_DECODER_TP_PLAN: dict[str, str] = stack_tp_plan("decoder", cross_attention=True)
 
 
 class WhisperPreTrainedModel(PreTrainedModel):
@@ -370,16 +239,14 @@ class WhisperEncoder(WhisperPreTrainedModel):
         hidden_states = inputs_embeds + self.embed_positions.weight
         hidden_states = F.dropout(hidden_states, p=self.config.dropout, training=self.training)
 
-        all_hidden_states: tuple[torch.Tensor, ...] = ()
-        all_attentions: tuple[torch.Tensor, ...] = ()
-        for layer in self.layers:
-            if _layer_dropped(self, self.config.encoder_layerdrop):
-                continue
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            hidden_states, weights = layer(hidden_states, output_attentions)
-            if output_attentions:
-                all_attentions += (weights,)
+        hidden_states, all_hidden_states, all_attentions = run_encoder_layers(
+            self.layers,
+            hidden_states,
+            None,
+            output_attentions,
+            output_hidden_states,
+            self.config.encoder_layerdrop,
+        )
         hidden_states = self.layer_norm(hidden_states)
         if output_hidden_states:
             # As transformers: the last entry is the normalised output, not the last layer's.
@@ -447,55 +314,32 @@ class WhisperDecoder(WhisperPreTrainedModel):
         hidden_states = inputs_embeds + positions.to(inputs_embeds.device)
         hidden_states = F.dropout(hidden_states, p=self.config.dropout, training=self.training)
 
-        device, dtype = hidden_states.device, hidden_states.dtype
-        causal = torch.ones(length, past_length + length, dtype=torch.bool, device=device).tril(past_length)
-        allowed = causal[None, None]
-        if attention_mask is not None:
-            allowed = allowed & attention_mask[:, None, None, :].to(device=device, dtype=torch.bool)
-        self_mask = additive_mask(allowed, dtype)
-
-        all_hidden_states: tuple[torch.Tensor, ...] = ()
-        all_attentions: tuple[torch.Tensor, ...] = ()
-        all_cross_attentions: tuple[torch.Tensor, ...] = ()
-        presents: tuple[LayerCache, ...] = ()
-        for index, layer in enumerate(self.layers):
-            if _layer_dropped(self, self.config.decoder_layerdrop):
-                continue
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            past = past_key_values[index] if past_key_values else None
-            hidden_states, present, self_weights, cross_weights = layer(
-                hidden_states, self_mask, encoder_hidden_states, past, output_attentions
+        allowed = decoder_attention_allowed(attention_mask, length, past_length, hidden_states.device)
+        hidden_states, presents, (all_hidden_states, all_attentions, all_cross_attentions) = (
+            run_decoder_layers(
+                self.layers,
+                hidden_states,
+                additive_mask(allowed, hidden_states.dtype),
+                encoder_hidden_states,
+                None,
+                past_key_values,
+                use_cache,
+                output_attentions,
+                output_hidden_states,
+                self.config.decoder_layerdrop,
             )
-            if use_cache:
-                presents += (present,)
-            if output_attentions:
-                all_attentions += (self_weights,)
-                if cross_weights is not None:
-                    all_cross_attentions += (cross_weights,)
+        )
         hidden_states = self.layer_norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         output = BaseModelOutputWithPast(
             last_hidden_state=hidden_states,
-            past_key_values=presents if use_cache else None,
+            past_key_values=presents,
             hidden_states=all_hidden_states or None,
             attentions=all_attentions or None,
             cross_attentions=all_cross_attentions or None,
         )
         return self._output(output, return_dict)
-
-
-def _as_encoder_output(encoder_outputs: Any) -> BaseModelOutput:
-    if isinstance(encoder_outputs, BaseModelOutput):
-        return encoder_outputs
-    if isinstance(encoder_outputs, torch.Tensor):
-        return BaseModelOutput(last_hidden_state=encoder_outputs)
-    return BaseModelOutput(
-        last_hidden_state=encoder_outputs[0],
-        hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
-        attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
-    )
 
 
 def _refuse_spec_augment(model: PreTrainedModel) -> None:
@@ -561,7 +405,7 @@ class WhisperModel(WhisperPreTrainedModel):
                 output_hidden_states=output_hidden_states,
                 return_dict=True,
             )
-        encoder_outputs = _as_encoder_output(encoder_outputs)
+        encoder_outputs = as_encoder_output(encoder_outputs)
         decoder_outputs = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
@@ -711,7 +555,7 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel, GenerationMixin):
             )
         if encoder_outputs is None:
             encoder_outputs = self.model.encoder(input_features, return_dict=True)
-        encoder_outputs = _as_encoder_output(encoder_outputs)
+        encoder_outputs = as_encoder_output(encoder_outputs)
         batch_size = encoder_outputs.last_hidden_state.shape[0]
         start = torch.full(
             (batch_size, 1), config.decoder_start_token_id, dtype=torch.long, device=self.device
@@ -781,7 +625,7 @@ class WhisperForConditionalGeneration(WhisperPreTrainedModel, GenerationMixin):
             if frames is not None and 0 < frames < expected and input_features.dim() == 3:
                 input_features = F.pad(input_features, (0, expected - frames))  # as transformers: pad to 30 s
             encoder_outputs = encoder(input_features.to(self.device), return_dict=True)
-        encoder_outputs = _as_encoder_output(encoder_outputs)
+        encoder_outputs = as_encoder_output(encoder_outputs)
         batch_size = encoder_outputs.last_hidden_state.shape[0]
 
         init_tokens = self._init_tokens(config, batch_size, encoder_outputs, language, task, is_multilingual)
@@ -987,7 +831,7 @@ class WhisperForAudioClassification(WhisperPreTrainedModel):
                 output_hidden_states=output_hidden_states,
                 return_dict=True,
             )
-        encoder_outputs = _as_encoder_output(encoder_outputs)
+        encoder_outputs = as_encoder_output(encoder_outputs)
         if self.config.use_weighted_layer_sum:
             stacked = torch.stack(encoder_outputs.hidden_states, dim=1)
             weights = F.softmax(self.layer_weights, dim=-1)
