@@ -57,6 +57,8 @@ __all__ = [
     "DecoderForTokenClassification",
     "DecoderLayer",
     "RotaryDecoderModel",
+    "SandwichNormDecoderLayer",
+    "ScaledWordEmbedding",
     "check_layer_types",
 ]
 
@@ -115,6 +117,44 @@ class DecoderLayer(GradientCheckpointingLayer):
         hidden_states = hidden_states + attended
         hidden_states = hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
         return hidden_states, present, weights
+
+
+class SandwichNormDecoderLayer(DecoderLayer):
+    """Norms on both sides of each sub-block (Gemma 2 and 3):
+    ``h + post_attention_layernorm(self_attn(input_layernorm(h)))``, then
+    ``h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)))``. A family's subclass
+    builds ``pre_feedforward_layernorm`` and ``post_feedforward_layernorm`` beside the four modules
+    of :class:`DecoderLayer`."""
+
+    pre_feedforward_layernorm: nn.Module
+    post_feedforward_layernorm: nn.Module
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor | None,
+        past_key_value: KeyValue | None,
+        output_attentions: bool,
+    ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
+        """Returns the new hidden states, the layer's ``(key, value)`` cache and the attention weights
+        (None unless ``output_attentions``)."""
+        attended, present, weights = self.self_attn(
+            self.input_layernorm(hidden_states), position_embeddings, mask, past_key_value, output_attentions
+        )
+        hidden_states = hidden_states + self.post_attention_layernorm(attended)
+        fed_forward = self.mlp(self.pre_feedforward_layernorm(hidden_states))
+        return hidden_states + self.post_feedforward_layernorm(fed_forward), present, weights
+
+
+class ScaledWordEmbedding(nn.Embedding):
+    """Token embeddings times ``sqrt(embedding_dim)``, the factor rounded to the weights' dtype (as
+    transformers' Gemma embeddings do); ``inputs_embeds`` given to a model bypass it, unscaled."""
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The looked-up rows, scaled."""
+        scale = torch.tensor(self.embedding_dim**0.5, device=self.weight.device).to(self.weight.dtype)
+        return super().forward(input_ids) * scale
 
 
 class RotaryDecoderModel(PreTrainedModel):

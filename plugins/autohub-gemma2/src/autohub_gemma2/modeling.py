@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
-from torch import nn
-
 from autohub_core.decoder import (
     DecoderForCausalLM,
     DecoderForSequenceClassification,
     DecoderForTokenClassification,
-    DecoderLayer,
     RotaryDecoderModel,
+    SandwichNormDecoderLayer,
+    ScaledWordEmbedding,
     check_layer_types,
 )
 from autohub_core.errors import UnsupportedConfigError
@@ -33,7 +31,6 @@ from autohub_core.rotary import (
     DECODER_TP_PLAN,
     SUPPORTED_ROPE_TYPES,
     GatedMLP,
-    KeyValue,
     RotaryAttention,
     UnitOffsetRMSNorm,
 )
@@ -46,7 +43,7 @@ __all__ = [
     "Gemma2ForTokenClassification",
     "Gemma2Model",
     "Gemma2PreTrainedModel",
-    "Gemma2TextScaledWordEmbedding",
+    "ScaledWordEmbedding",
 ]
 
 _DISTRIBUTION = "autohub-gemma2"
@@ -71,17 +68,7 @@ def _check_supported(config: Gemma2Config) -> None:
     check_layer_types(config, _DISTRIBUTION)
 
 
-class Gemma2TextScaledWordEmbedding(nn.Embedding):
-    """Token embeddings times ``sqrt(embedding_dim)``, the factor rounded to the weights' dtype as
-    transformers does; ``inputs_embeds`` given to the model are used as they are."""
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """The looked-up rows, scaled."""
-        scale = torch.tensor(self.embedding_dim**0.5, device=self.weight.device).to(self.weight.dtype)
-        return super().forward(input_ids) * scale
-
-
-class Gemma2DecoderLayer(DecoderLayer):
+class Gemma2DecoderLayer(SandwichNormDecoderLayer):
     """``h + post_attention_layernorm(self_attn(input_layernorm(h)))``, then
     ``h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)))``; the attention scales its
     scores by ``query_pre_attn_scalar ** -0.5`` and soft-caps them by ``attn_logit_softcapping``."""
@@ -98,23 +85,6 @@ class Gemma2DecoderLayer(DecoderLayer):
         self.post_attention_layernorm = UnitOffsetRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.pre_feedforward_layernorm = UnitOffsetRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.post_feedforward_layernorm = UnitOffsetRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        position_embeddings: tuple[torch.Tensor, torch.Tensor],
-        mask: torch.Tensor | None,
-        past_key_value: KeyValue | None,
-        output_attentions: bool,
-    ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
-        """Returns the new hidden states, the layer's ``(key, value)`` cache and the attention weights
-        (None unless ``output_attentions``)."""
-        attended, present, weights = self.self_attn(
-            self.input_layernorm(hidden_states), position_embeddings, mask, past_key_value, output_attentions
-        )
-        hidden_states = hidden_states + self.post_attention_layernorm(attended)
-        fed_forward = self.mlp(self.pre_feedforward_layernorm(hidden_states))
-        return hidden_states + self.post_feedforward_layernorm(fed_forward), present, weights
 
 
 class Gemma2PreTrainedModel(PreTrainedModel):
@@ -142,7 +112,7 @@ class Gemma2Model(RotaryDecoderModel, Gemma2PreTrainedModel):
 
     layer_class = Gemma2DecoderLayer
     norm_class = UnitOffsetRMSNorm
-    embedding_class = Gemma2TextScaledWordEmbedding
+    embedding_class = ScaledWordEmbedding
 
 
 class Gemma2ForCausalLM(DecoderForCausalLM, Gemma2PreTrainedModel):

@@ -20,8 +20,9 @@ from torch import nn
 from autohub_core.decoder import (
     DecoderForCausalLM,
     DecoderForSequenceClassification,
-    DecoderLayer,
     RotaryDecoderModel,
+    SandwichNormDecoderLayer,
+    ScaledWordEmbedding,
     check_layer_types,
 )
 from autohub_core.errors import UnsupportedConfigError
@@ -31,7 +32,6 @@ from autohub_core.rotary import (
     DECODER_TP_PLAN,
     SUPPORTED_ROPE_TYPES,
     GatedMLP,
-    KeyValue,
     RotaryAttention,
     RotaryEmbedding,
     UnitOffsetRMSNorm,
@@ -78,16 +78,6 @@ def _check_supported(config: Gemma3TextConfig) -> None:
     check_layer_types(config, _DISTRIBUTION)
 
 
-class Gemma3TextScaledWordEmbedding(nn.Embedding):
-    """Token embeddings times ``sqrt(embedding_dim)``, the factor rounded to the weights' dtype as
-    transformers does; ``inputs_embeds`` given to the model are used as they are."""
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """The looked-up rows, scaled."""
-        scale = torch.tensor(self.embedding_dim**0.5, device=self.weight.device).to(self.weight.dtype)
-        return super().forward(input_ids) * scale
-
-
 class Gemma3RotaryEmbeddings(nn.Module):
     """One :class:`~autohub_core.rotary.RotaryEmbedding` per layer type, each from its own
     ``rope_parameters`` entry; no buffers (nothing in the checkpoint)."""
@@ -123,7 +113,7 @@ class Gemma3Attention(RotaryAttention):
         return self.q_norm(query), self.k_norm(key), value
 
 
-class Gemma3DecoderLayer(DecoderLayer):
+class Gemma3DecoderLayer(SandwichNormDecoderLayer):
     """``h + post_attention_layernorm(self_attn(input_layernorm(h)))``, then
     ``h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)))``."""
 
@@ -135,22 +125,6 @@ class Gemma3DecoderLayer(DecoderLayer):
         self.post_attention_layernorm = UnitOffsetRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.pre_feedforward_layernorm = UnitOffsetRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.post_feedforward_layernorm = UnitOffsetRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        position_embeddings: tuple[torch.Tensor, torch.Tensor],
-        mask: torch.Tensor | None,
-        past_key_value: KeyValue | None,
-        output_attentions: bool,
-    ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
-        """Returns the new hidden states, the layer's ``(key, value)`` cache and the attention weights."""
-        attended, present, weights = self.self_attn(
-            self.input_layernorm(hidden_states), position_embeddings, mask, past_key_value, output_attentions
-        )
-        hidden_states = hidden_states + self.post_attention_layernorm(attended)
-        fed_forward = self.mlp(self.pre_feedforward_layernorm(hidden_states))
-        return hidden_states + self.post_feedforward_layernorm(fed_forward), present, weights
 
 
 class Gemma3PreTrainedModel(PreTrainedModel):
@@ -182,7 +156,7 @@ class Gemma3TextModel(RotaryDecoderModel, Gemma3PreTrainedModel):
 
     layer_class = Gemma3DecoderLayer
     norm_class = UnitOffsetRMSNorm
-    embedding_class = Gemma3TextScaledWordEmbedding
+    embedding_class = ScaledWordEmbedding
     rotary_class = Gemma3RotaryEmbeddings
 
     def rotary_embedding(self, layer_type: str) -> nn.Module:
