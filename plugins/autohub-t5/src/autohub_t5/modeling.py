@@ -24,11 +24,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from autohub_core.errors import ConfigError, UnsupportedFeatureError
+from autohub_core.errors import UnsupportedFeatureError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     additive_mask,
-    attention,
     check_model_inputs,
     get_activation,
     masked_lm_loss,
@@ -47,6 +46,14 @@ from autohub_core.outputs import (
     Seq2SeqSequenceClassifierOutput,
     TokenClassifierOutput,
 )
+from autohub_core.seq2seq import (
+    LayerCache,
+    Seq2SeqAttention,
+    as_encoder_output,
+    run_decoder_layers,
+    shift_tokens_right,
+    split_layer_cache,
+)
 from autohub_t5.config import T5Config
 
 __all__ = [
@@ -58,8 +65,6 @@ __all__ = [
     "T5Model",
     "T5PreTrainedModel",
 ]
-
-LayerCache = tuple[torch.Tensor, ...]
 
 
 def _check_supported(config: T5Config) -> None:
@@ -140,24 +145,24 @@ class T5LayerFF(nn.Module):
         return hidden_states + self.dropout(self.DenseReluDense(self.layer_norm(hidden_states)))
 
 
-class T5Attention(nn.Module):
-    """Multi-head attention without score scaling; the first self-attention layer of each stack
-    also owns the relative position bias table shared by all its layers.
+class T5Attention(Seq2SeqAttention):
+    """The core's encoder-decoder attention with T5's projections (``q``, ``k``, ``v``, ``o``, no
+    biases, ``d_kv`` per head) and no score scaling; the first self-attention layer of each stack
+    also owns the relative position bias table shared by all its layers (sharded by heads under
+    tensor parallelism, like ``q`` / ``k`` / ``v``)."""
 
-    Head counts are read from the tensors (``-1``), so under tensor parallelism (``q``/``k``/``v``
-    and the bias table sharded by heads) each rank attends over its own heads with their biases.
-    """
+    projection_names = ("q", "k", "v", "o")
 
     def __init__(self, config: T5Config, has_relative_attention_bias: bool, bidirectional: bool) -> None:
-        super().__init__()
-        self.config = config
-        self.head_dim = config.d_kv
-        inner_dim = config.num_heads * config.d_kv
-        self.q = nn.Linear(config.d_model, inner_dim, bias=False)
-        self.k = nn.Linear(config.d_model, inner_dim, bias=False)
-        self.v = nn.Linear(config.d_model, inner_dim, bias=False)
-        self.o = nn.Linear(inner_dim, config.d_model, bias=False)
-        self.dropout_prob = config.dropout_rate
+        super().__init__(
+            config,
+            config.d_model,
+            config.num_heads,
+            head_dim=config.d_kv,
+            bias=False,
+            scaling=1.0,
+            dropout=config.dropout_rate,
+        )
         self.bidirectional = bidirectional
         self.num_buckets = config.relative_attention_num_buckets
         self.max_distance = config.relative_attention_max_distance
@@ -180,48 +185,6 @@ class T5Attention(nn.Module):
         )
         return self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)
 
-    def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
-        batch_size, length, _ = states.shape
-        return states.view(batch_size, length, -1, self.head_dim).transpose(1, 2)
-
-    def forward(
-        self,
-        hidden_states: torch.Tensor,
-        bias: torch.Tensor | None,
-        key_value_states: torch.Tensor | None = None,
-        past_key_value: tuple[torch.Tensor, torch.Tensor] | None = None,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None]:
-        """Self-attention, or cross-attention over ``key_value_states``.
-
-        ``bias`` is additive (position bias + mask). A self-attention past is extended by the
-        current keys/values; a cross-attention past is reused as is. Returns the output, the
-        keys/values to cache and the attention weights (when asked for).
-        """
-        query = self._split_heads(self.q(hidden_states))
-        if key_value_states is not None and past_key_value is not None:
-            key, value = past_key_value
-        else:
-            source = hidden_states if key_value_states is None else key_value_states
-            key = self._split_heads(self.k(source))
-            value = self._split_heads(self.v(source))
-            if past_key_value is not None:
-                key = torch.cat([past_key_value[0], key], dim=2)
-                value = torch.cat([past_key_value[1], value], dim=2)
-        context, weights = attention(
-            query,
-            key,
-            value,
-            bias,
-            dropout=self.dropout_prob if self.training else 0.0,
-            scale=1.0,
-            output_attentions=output_attentions,
-            implementation=self.config._attn_implementation,
-        )
-        batch_size, _, length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch_size, length, -1)
-        return self.o(context), (key, value), weights
-
 
 class T5LayerSelfAttention(nn.Module):
     def __init__(self, config: T5Config, has_relative_attention_bias: bool, is_decoder: bool) -> None:
@@ -238,7 +201,7 @@ class T5LayerSelfAttention(nn.Module):
         output_attentions: bool,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None]:
         attended, present, weights = self.SelfAttention(
-            self.layer_norm(hidden_states), bias, None, past_key_value, output_attentions
+            self.layer_norm(hidden_states), None, past_key_value, bias, output_attentions
         )
         return hidden_states + self.dropout(attended), present, weights
 
@@ -259,7 +222,7 @@ class T5LayerCrossAttention(nn.Module):
         output_attentions: bool,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None]:
         attended, present, weights = self.EncDecAttention(
-            self.layer_norm(hidden_states), bias, encoder_hidden_states, past_key_value, output_attentions
+            self.layer_norm(hidden_states), encoder_hidden_states, past_key_value, bias, output_attentions
         )
         return hidden_states + self.dropout(attended), present, weights
 
@@ -285,16 +248,15 @@ class T5Block(GradientCheckpointingLayer):
         past_key_value: LayerCache | None,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, LayerCache, torch.Tensor | None, torch.Tensor | None]:
-        self_past = past_key_value[:2] if past_key_value is not None else None
+        self_past, cross_past = split_layer_cache(past_key_value)
         hidden_states, present, self_weights = self.layer[0](
             hidden_states, self_bias, self_past, output_attentions
         )
         hidden_states = _clamp_fp16(hidden_states)
         cross_weights = None
         if self.is_decoder and encoder_hidden_states is not None:
-            cross_past = past_key_value[2:] if past_key_value is not None else None
             hidden_states, cross_present, cross_weights = self.layer[1](
-                hidden_states, encoder_hidden_states, cross_bias, cross_past or None, output_attentions
+                hidden_states, encoder_hidden_states, cross_bias, cross_past, output_attentions
             )
             hidden_states = _clamp_fp16(hidden_states)
             present = present + cross_present
@@ -377,24 +339,19 @@ class T5Stack(nn.Module):
             )
             cross_bias = additive_mask(allowed, dtype)
 
-        all_hidden_states: tuple[torch.Tensor, ...] = ()
-        all_attentions: tuple[torch.Tensor, ...] = ()
-        all_cross_attentions: tuple[torch.Tensor, ...] = ()
-        presents: tuple[LayerCache, ...] = ()
-        hidden_states = self.dropout(inputs_embeds)
-        for index, block in enumerate(self.block):
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            past = past_key_values[index] if past_key_values is not None else None
-            hidden_states, present, self_weights, cross_weights = block(
-                hidden_states, self_bias, encoder_hidden_states, cross_bias, past, output_attentions
+        hidden_states, presents, (all_hidden_states, all_attentions, all_cross_attentions) = (
+            run_decoder_layers(
+                self.block,
+                self.dropout(inputs_embeds),
+                self_bias,
+                encoder_hidden_states,
+                cross_bias,
+                past_key_values,
+                use_cache,
+                output_attentions,
+                output_hidden_states,
             )
-            if use_cache:
-                presents += (present,)
-            if output_attentions:
-                all_attentions += (self_weights,)
-                if cross_weights is not None:
-                    all_cross_attentions += (cross_weights,)
+        )
         hidden_states = self.dropout(self.final_layer_norm(hidden_states))
         if output_hidden_states:
             # Like transformers: the last entry is the normalised output, not the last block's.
@@ -403,7 +360,7 @@ class T5Stack(nn.Module):
         if self.is_decoder:
             output: Any = BaseModelOutputWithPast(
                 last_hidden_state=hidden_states,
-                past_key_values=presents if use_cache else None,
+                past_key_values=presents,
                 hidden_states=all_hidden_states or None,
                 attentions=all_attentions or None,
                 cross_attentions=all_cross_attentions or None,
@@ -512,31 +469,11 @@ class T5PreTrainedModel(PreTrainedModel):
     def _shift_right(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Decoder inputs from labels: prepend ``decoder_start_token_id``, drop the last token,
         and replace -100 by ``pad_token_id``."""
-        start = self.config.decoder_start_token_id
-        if start is None:
-            raise ConfigError(
-                "config key 'decoder_start_token_id' must be set to build decoder inputs from labels"
-            )
-        if self.config.pad_token_id is None:
-            raise ConfigError("config key 'pad_token_id' must be set to build decoder inputs from labels")
-        shifted = input_ids.new_zeros(input_ids.shape)
-        shifted[..., 1:] = input_ids[..., :-1].clone()
-        shifted[..., 0] = start
-        return shifted.masked_fill(shifted == -100, self.config.pad_token_id)
+        return shift_tokens_right(input_ids, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     def _return(self, output: Any, return_dict: bool | None) -> Any:
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         return output if return_dict else output.to_tuple()
-
-
-def _as_encoder_output(encoder_outputs: Any) -> BaseModelOutput:
-    if isinstance(encoder_outputs, BaseModelOutput):
-        return encoder_outputs
-    return BaseModelOutput(
-        last_hidden_state=encoder_outputs[0],
-        hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
-        attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
-    )
 
 
 class _T5EncoderDecoder(T5PreTrainedModel):
@@ -586,7 +523,7 @@ class _T5EncoderDecoder(T5PreTrainedModel):
                 output_hidden_states=output_hidden_states,
                 return_dict=True,
             )
-        encoder_outputs = _as_encoder_output(encoder_outputs)
+        encoder_outputs = as_encoder_output(encoder_outputs)
         decoder_outputs = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
