@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autohub_core.errors import ConfigError
+from autohub_core.errors import ConfigError, ModelInputError
+from autohub_core.generation import GenerationMixin
 from autohub_core.layers import attention, get_activation
 from autohub_core.modeling import GradientCheckpointingLayer
 from autohub_core.outputs import BaseModelOutput
@@ -31,9 +32,11 @@ __all__ = [
     "Seq2SeqAttention",
     "Seq2SeqDecoderLayer",
     "Seq2SeqEncoderLayer",
+    "Seq2SeqLMGenerationMixin",
     "as_encoder_output",
     "attention_tp_plan",
     "decoder_attention_allowed",
+    "last_eos_states",
     "run_decoder_layers",
     "run_encoder_layers",
     "shift_tokens_right",
@@ -382,6 +385,51 @@ def as_encoder_output(encoder_outputs: Any) -> BaseModelOutput:
         hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
         attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
     )
+
+
+def last_eos_states(
+    hidden_states: torch.Tensor, input_ids: torch.Tensor, eos_token_id: int
+) -> torch.Tensor:
+    """(batch, hidden) states at the last ``eos_token_id`` of each row of ``input_ids`` (the pooling
+    of BART's and T5's sequence classifiers). Rows with different eos counts, or without one, raise
+    :class:`~autohub_core.errors.ModelInputError` (a ValueError, transformers' message)."""
+    eos_mask = input_ids.eq(eos_token_id).to(hidden_states.device)
+    eos_counts = eos_mask.sum(1)
+    if torch.unique_consecutive(eos_counts).numel() != 1:
+        raise ModelInputError("All examples must have the same number of <eos> tokens.")
+    if int(eos_counts[0]) < 1:
+        raise ModelInputError("Each example must contain at least one <eos> token.")
+    batch_size, _, hidden_size = hidden_states.shape
+    return hidden_states[eos_mask, :].view(batch_size, -1, hidden_size)[:, -1, :]
+
+
+class Seq2SeqLMGenerationMixin(GenerationMixin):
+    """``generate()`` for an encoder-decoder LM head whose forward takes ``decoder_input_ids``,
+    ``encoder_outputs``, ``attention_mask`` (the encoder's), ``decoder_attention_mask`` and
+    ``past_key_values`` (:data:`LayerCache` per layer), and labels shifted with
+    :func:`shift_tokens_right` (``config.pad_token_id`` / ``config.decoder_start_token_id``)."""
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """The decoder inputs the forward pass derives from ``labels`` (what data collators ask for)."""
+        config = self.config  # type: ignore[attr-defined]
+        return shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: tuple[LayerCache, ...] | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """``input_ids`` are the decoder tokens so far; with a past only the last one is fed."""
+        return {
+            "decoder_input_ids": input_ids[:, -1:] if past_key_values is not None else input_ids,
+            "past_key_values": past_key_values,
+            "encoder_outputs": kwargs.get("encoder_outputs"),
+            "attention_mask": attention_mask,
+            "decoder_attention_mask": kwargs.get("decoder_attention_mask"),
+            "use_cache": kwargs.get("use_cache"),
+        }
 
 
 def stack_tp_plan(prefix: str, cross_attention: bool) -> dict[str, str]:

@@ -43,8 +43,10 @@ from autohub_core.seq2seq import (
     LayerCache,
     Seq2SeqDecoderLayer,
     Seq2SeqEncoderLayer,
+    Seq2SeqLMGenerationMixin,
     as_encoder_output,
     decoder_attention_allowed,
+    last_eos_states,
     run_decoder_layers,
     run_encoder_layers,
     shift_tokens_right,
@@ -123,14 +125,17 @@ class BartPreTrainedModel(PreTrainedModel):
         return shift_tokens_right(input_ids, self.config.pad_token_id, self.config.decoder_start_token_id)
 
 
-class BartEncoder(BartPreTrainedModel):
-    """Scaled token embeddings plus learned positions, ``layernorm_embedding``, then the layers."""
+class _BartStack(BartPreTrainedModel):
+    """The encoder or the decoder: scaled token embeddings plus learned positions,
+    ``layernorm_embedding``, then ``num_layers`` layers of ``layer_class``."""
 
-    def __init__(self, config: BartConfig) -> None:
+    layer_class: ClassVar[type[nn.Module]]
+
+    def __init__(self, config: BartConfig, num_layers: int) -> None:
         super().__init__(config)
         self.embed_tokens = BartScaledWordEmbedding(config)
         self.embed_positions = BartLearnedPositionalEmbedding(config)
-        self.layers = nn.ModuleList([BartEncoderLayer(config) for _ in range(config.encoder_layers)])
+        self.layers = nn.ModuleList([self.layer_class(config) for _ in range(num_layers)])
         self.layernorm_embedding = nn.LayerNorm(config.d_model)
         self.post_init()
 
@@ -139,6 +144,31 @@ class BartEncoder(BartPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.embed_tokens = value
+
+    def _embed(
+        self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None, past_length: int
+    ) -> torch.Tensor:
+        check_model_inputs(input_ids, inputs_embeds)
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        length = inputs_embeds.shape[1]
+        if past_length + length > self.config.max_position_embeddings:
+            raise ModelInputError(
+                f"BART reads at most {self.config.max_position_embeddings} positions (config key "
+                f"'max_position_embeddings'), got {past_length + length}"
+            )
+        positions = self.embed_positions(past_length, length).to(inputs_embeds.device)
+        hidden_states = self.layernorm_embedding(inputs_embeds + positions)
+        return nn.functional.dropout(hidden_states, p=self.config.dropout, training=self.training)
+
+
+class BartEncoder(_BartStack):
+    """The encoder: post-norm self-attention layers over the embedded tokens."""
+
+    layer_class = BartEncoderLayer
+
+    def __init__(self, config: BartConfig) -> None:
+        super().__init__(config, config.encoder_layers)
 
     def forward(
         self,
@@ -150,15 +180,10 @@ class BartEncoder(BartPreTrainedModel):
         return_dict: bool | None = None,
     ) -> Any:
         """Encode ``input_ids`` (batch, length); ``attention_mask`` masks padding (1 = token)."""
-        check_model_inputs(input_ids, inputs_embeds)
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids)
-        positions = self.embed_positions(0, inputs_embeds.shape[1]).to(inputs_embeds.device)
-        hidden_states = self.layernorm_embedding(inputs_embeds + positions)
-        hidden_states = nn.functional.dropout(hidden_states, p=config.dropout, training=self.training)
+        hidden_states = self._embed(input_ids, inputs_embeds, 0)
         mask = _padding(attention_mask, hidden_states.device)
         hidden_states, all_hidden, attentions = run_encoder_layers(
             self.layers, hidden_states, mask, output_attentions, hidden, config.encoder_layerdrop
@@ -171,23 +196,14 @@ class BartEncoder(BartPreTrainedModel):
         return self._output(output, return_dict)
 
 
-class BartDecoder(BartPreTrainedModel):
-    """Scaled token embeddings plus learned positions (after the cached ones), ``layernorm_embedding``,
-    then the layers, with a causal self-attention and a cross-attention over ``encoder_hidden_states``."""
+class BartDecoder(_BartStack):
+    """The decoder: post-norm layers with a causal self-attention (positions continue after the
+    cached ones) and a cross-attention over ``encoder_hidden_states``."""
+
+    layer_class = BartDecoderLayer
 
     def __init__(self, config: BartConfig) -> None:
-        super().__init__(config)
-        self.embed_tokens = BartScaledWordEmbedding(config)
-        self.embed_positions = BartLearnedPositionalEmbedding(config)
-        self.layers = nn.ModuleList([BartDecoderLayer(config) for _ in range(config.decoder_layers)])
-        self.layernorm_embedding = nn.LayerNorm(config.d_model)
-        self.post_init()
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value: nn.Module) -> None:
-        self.embed_tokens = value
+        super().__init__(config, config.decoder_layers)
 
     def forward(
         self,
@@ -204,23 +220,13 @@ class BartDecoder(BartPreTrainedModel):
     ) -> Any:
         """Decode; ``attention_mask`` (batch, past + current) masks padding on top of the causal mask,
         ``encoder_attention_mask`` the encoder's padding."""
-        check_model_inputs(input_ids, inputs_embeds)
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         hidden = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         use_cache = self._use_cache(use_cache)
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids)
-        length = inputs_embeds.shape[1]
         past_length = past_key_values[0][0].shape[2] if past_key_values else 0
-        if past_length + length > config.max_position_embeddings:
-            raise ModelInputError(
-                f"the decoder reads at most {config.max_position_embeddings} positions (config key "
-                f"'max_position_embeddings'), got {past_length + length}"
-            )
-        positions = self.embed_positions(past_length, length).to(inputs_embeds.device)
-        hidden_states = self.layernorm_embedding(inputs_embeds + positions)
-        hidden_states = nn.functional.dropout(hidden_states, p=config.dropout, training=self.training)
+        hidden_states = self._embed(input_ids, inputs_embeds, past_length)
+        length = hidden_states.shape[1]
         device = hidden_states.device
         self_mask = decoder_attention_allowed(attention_mask, length, past_length, device)
         hidden_states, presents, (all_hidden, attentions, cross_attentions) = run_decoder_layers(
@@ -360,7 +366,7 @@ class _BartHead(BartPreTrainedModel):
         )
 
 
-class BartForConditionalGeneration(_BartHead, GenerationMixin):
+class BartForConditionalGeneration(_BartHead, Seq2SeqLMGenerationMixin):
     """BART with its language-modelling head (``lm_head`` tied to ``shared``, plus the
     ``final_logits_bias`` buffer): summarisation, translation, mask filling (``AutoModelForSeq2SeqLM``).
     Labels are shifted right into decoder inputs; the loss is the mean cross-entropy
@@ -434,26 +440,6 @@ class BartForConditionalGeneration(_BartHead, GenerationMixin):
             self._seq2seq_output(Seq2SeqLMOutput, outputs, loss=loss, logits=logits), return_dict
         )
 
-    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        return self._shift_right(labels)
-
-    def prepare_inputs_for_generation(
-        self,
-        input_ids: torch.Tensor,
-        past_key_values: tuple[LayerCache, ...] | None = None,
-        attention_mask: torch.Tensor | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """``input_ids`` are the decoder tokens so far; with a past only the last one is fed."""
-        return {
-            "decoder_input_ids": input_ids[:, -1:] if past_key_values is not None else input_ids,
-            "past_key_values": past_key_values,
-            "encoder_outputs": kwargs.get("encoder_outputs"),
-            "attention_mask": attention_mask,
-            "decoder_attention_mask": kwargs.get("decoder_attention_mask"),
-            "use_cache": kwargs.get("use_cache"),
-        }
-
 
 class BartClassificationHead(nn.Module):
     """dropout, dense, tanh, dropout, out_proj over the pooled (last ``</s>``) decoder state."""
@@ -513,14 +499,7 @@ class BartForSequenceClassification(_BartHead):
             output_hidden_states,
             return_dict=True,
         )
-        hidden_states = outputs.last_hidden_state
-        eos_mask = input_ids.eq(self.config.eos_token_id).to(hidden_states.device)
-        if torch.unique_consecutive(eos_mask.sum(1)).numel() != 1:
-            raise ModelInputError("All examples must have the same number of <eos> tokens.")
-        selected = hidden_states[eos_mask, :]
-        if selected.shape[0] // hidden_states.shape[0] < 1:
-            raise ModelInputError("Each example must contain at least one <eos> token.")
-        pooled = selected.view(hidden_states.shape[0], -1, hidden_states.shape[-1])[:, -1, :]
+        pooled = last_eos_states(outputs.last_hidden_state, input_ids, self.config.eos_token_id)
         logits = self.classification_head(pooled)
         loss = None
         if labels is not None:

@@ -25,7 +25,6 @@ import torch
 from torch import nn
 
 from autohub_core.errors import UnsupportedFeatureError
-from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     additive_mask,
     check_model_inputs,
@@ -49,7 +48,9 @@ from autohub_core.outputs import (
 from autohub_core.seq2seq import (
     LayerCache,
     Seq2SeqAttention,
+    Seq2SeqLMGenerationMixin,
     as_encoder_output,
+    last_eos_states,
     run_decoder_layers,
     shift_tokens_right,
     split_layer_cache,
@@ -587,7 +588,7 @@ class T5Model(_T5EncoderDecoder):
         return self._return(output, return_dict)
 
 
-class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
+class T5ForConditionalGeneration(_T5EncoderDecoder, Seq2SeqLMGenerationMixin):
     """T5 with the language modelling head (``lm_head``), for generation and seq2seq training.
 
     With ``scale_decoder_outputs`` (the default when the embeddings are tied) the decoder
@@ -661,26 +662,6 @@ class T5ForConditionalGeneration(_T5EncoderDecoder, GenerationMixin):
             encoder_attentions=encoder_outputs.attentions,
         )
         return self._return(output, return_dict)
-
-    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        return self._shift_right(labels)
-
-    def prepare_inputs_for_generation(
-        self,
-        input_ids: torch.Tensor,
-        past_key_values: tuple[LayerCache, ...] | None = None,
-        attention_mask: torch.Tensor | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """``input_ids`` are the decoder tokens so far; with a past only the last one is fed."""
-        return {
-            "decoder_input_ids": input_ids[:, -1:] if past_key_values is not None else input_ids,
-            "past_key_values": past_key_values,
-            "encoder_outputs": kwargs.get("encoder_outputs"),
-            "attention_mask": attention_mask,
-            "decoder_attention_mask": kwargs.get("decoder_attention_mask"),
-            "use_cache": kwargs.get("use_cache"),
-        }
 
 
 class T5EncoderModel(T5PreTrainedModel):
@@ -775,14 +756,7 @@ class T5ForSequenceClassification(T5PreTrainedModel):
             return_dict=True,
         )
         sequence_output = outputs.last_hidden_state
-        eos_mask = input_ids.eq(self.config.eos_token_id).to(sequence_output.device)
-        eos_counts = eos_mask.sum(1)
-        if torch.unique_consecutive(eos_counts).numel() != 1:
-            raise ValueError("All examples must have the same number of <eos> tokens.")
-        if int(eos_counts[0]) < 1:
-            raise ValueError("Each example must contain at least one <eos> token.")
-        batch_size, _, hidden_size = sequence_output.shape
-        pooled = sequence_output[eos_mask, :].view(batch_size, -1, hidden_size)[:, -1, :]
+        pooled = last_eos_states(sequence_output, input_ids, self.config.eos_token_id)
         logits = self.classification_head(pooled)
         loss = None
         if labels is not None:
