@@ -55,7 +55,7 @@ def _floors(project: Path) -> dict[str, str]:
 
 def test_every_distribution_has_the_same_version_license_and_python_range() -> None:
     core = _pyproject(ROOT)
-    assert len(PROJECTS) == 19  # core, seventeen families, the example plugin
+    assert len(PROJECTS) == 24  # core, twenty-two families, the example plugin
     assert f'__version__ = "{core["version"]}"' in (ROOT / "autohub_core" / "__init__.py").read_text()
     for project in PROJECTS:
         meta = _pyproject(project)
