@@ -17,9 +17,12 @@ built)::
 
 Attribute names are transformers' (``model.embed_tokens``, ``model.layers.N``, ``model.norm``,
 ``lm_head``, ``score``, ``transformer`` + ``qa_outputs``), so Hub checkpoints load unchanged.
-The KV cache is a tuple with one ``(key, value)`` pair per layer, each
-``(batch, num_key_value_heads, past_length, head_dim)``; it is never updated in place, so a layer
-recomputed under gradient checkpointing reads the same past as its first run.
+The KV cache is a :mod:`autohub_core.cache` object: ``use_cache=True`` without ``past_key_values``
+returns a :class:`~autohub_core.cache.DynamicCache` (as transformers 5), a
+:class:`~autohub_core.cache.StaticCache` passed in is written at ``cache_position``, and the legacy
+tuple (one ``(key, value)`` pair per layer, each ``(batch, num_key_value_heads, past_length,
+head_dim)``) is accepted and answered with a tuple. Each layer's attention receives a
+:class:`~autohub_core.cache.LayerCache` as ``past_key_value`` and calls its ``update``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from autohub_core.cache import Cache, DynamicCache, LayerCache, StaticCache
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
@@ -106,11 +110,11 @@ class DecoderLayer(GradientCheckpointingLayer):
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
-        past_key_value: KeyValue | None,
+        past_key_value: LayerCache | KeyValue | None,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
         """Returns the new hidden states, the layer's ``(key, value)`` cache and the attention weights
-        (None unless ``output_attentions``)."""
+        (None unless ``output_attentions``). ``past_key_value`` goes to the attention unchanged."""
         attended, present, weights = self.self_attn(
             self.input_layernorm(hidden_states), position_embeddings, mask, past_key_value, output_attentions
         )
@@ -211,15 +215,19 @@ class RotaryDecoderModel(PreTrainedModel):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        past_key_values: tuple[KeyValue, ...] | None = None,
+        past_key_values: Cache | tuple[KeyValue, ...] | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        cache_position: torch.Tensor | None = None,
     ) -> BaseModelOutputWithPast | tuple[Any, ...]:
         """Run the layers over ``input_ids`` (or ``inputs_embeds``) after ``past_key_values``; the
-        ``attention_mask`` covers past and new positions (0: padding)."""
+        ``attention_mask`` covers past and new positions (0: padding; with a
+        :class:`~autohub_core.cache.StaticCache` it may be padded to ``max_cache_len``).
+        ``cache_position``: the new tokens' indices in the sequence (default: after the cache's);
+        give it when the forward is compiled, so the cache's length is not read on the host."""
         check_model_inputs(input_ids, inputs_embeds)
         config = self.config
         use_cache = self._use_cache(use_cache)
@@ -229,43 +237,81 @@ class RotaryDecoderModel(PreTrainedModel):
         )
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        length = inputs_embeds.shape[1]
-        past_length = past_key_values[0][0].shape[2] if past_key_values else 0
+        batch_size, length = inputs_embeds.shape[:2]
         device = inputs_embeds.device
+        legacy = isinstance(past_key_values, tuple | list)
+        cache = self._cache(past_key_values, use_cache)
+        if isinstance(cache, StaticCache):
+            cache.check_batch(batch_size)
+        if cache_position is None:
+            past_length = cache.get_seq_length() if cache is not None else 0
+            cache_position = torch.arange(past_length, past_length + length, device=device)
         if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + length, device=device)[None]
+            position_ids = cache_position[None]
         layer_types = self.layer_types()
         masks, position_embeddings = {}, {}
         for layer_type in set(layer_types):
-            window = config.sliding_window if layer_type == "sliding_attention" else None
-            masks[layer_type] = causal_mask(attention_mask, length, past_length, device, window)
+            masks[layer_type] = self._mask(
+                cache, layer_types.index(layer_type), attention_mask, cache_position
+            )
             position_embeddings[layer_type] = self.rotary_embedding(layer_type)(inputs_embeds, position_ids)
 
         hidden_states = self.scale_embeddings(inputs_embeds)
         all_hidden_states: tuple[torch.Tensor, ...] = ()
         all_attentions: tuple[torch.Tensor, ...] = ()
-        presents: tuple[KeyValue, ...] = ()
         for index, (layer, layer_type) in enumerate(zip(self.layers, layer_types, strict=True)):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            past = past_key_values[index] if past_key_values else None
-            hidden_states, present, weights = layer(
+            past = LayerCache(cache, index, cache_position) if cache is not None else None
+            hidden_states, _, weights = layer(
                 hidden_states, position_embeddings[layer_type], masks[layer_type], past, output_attentions
             )
-            if use_cache:
-                presents += (present,)
             if output_attentions:
                 all_attentions += (weights,)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
+        if use_cache and cache is not None:
+            next_cache: Cache | tuple[KeyValue, ...] | None = cache.to_legacy_cache() if legacy else cache
+        else:
+            next_cache = None
         outputs = BaseModelOutputWithPast(
             last_hidden_state=hidden_states,
-            past_key_values=presents if use_cache else None,
+            past_key_values=next_cache,
             hidden_states=all_hidden_states if output_hidden_states else None,
             attentions=all_attentions if output_attentions else None,
         )
         return self._output(outputs, return_dict)
+
+    def _cache(self, past_key_values: Cache | tuple[KeyValue, ...] | None, use_cache: bool) -> Cache | None:
+        """The cache this step reads and writes: the one given, a legacy tuple's contents (every
+        layer full, as before caches were objects), or a new :class:`DynamicCache` when caching."""
+        if isinstance(past_key_values, Cache):
+            return past_key_values
+        if past_key_values:
+            return DynamicCache.from_legacy_cache(past_key_values)
+        return DynamicCache(self.config) if use_cache else None
+
+    def _mask(
+        self,
+        cache: Cache | None,
+        layer_index: int,
+        attention_mask: torch.Tensor | None,
+        cache_position: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """Layer ``layer_index``'s boolean mask over the keys its attention will see (None: plain
+        causal attention). A static cache's comes from tensors only (no host reads: compilable)."""
+        if isinstance(cache, StaticCache):
+            return cache.attention_mask(layer_index, attention_mask, cache_position)
+        layer_type = self.layer_types()[layer_index]
+        window = self.config.sliding_window if layer_type == "sliding_attention" else None
+        past_length = cache.get_seq_length(layer_index) if cache is not None else 0
+        length = cache_position.shape[0]
+        mask = causal_mask(attention_mask, length, past_length, cache_position.device, window)
+        stored = cache.stored_length(layer_index) if isinstance(cache, DynamicCache) else past_length
+        if mask is not None and stored < past_length:  # a sliding layer dropped keys out of its window
+            mask = mask[..., past_length - stored :]
+        return mask
 
 
 class _DecoderHead(PreTrainedModel):
@@ -309,7 +355,7 @@ class DecoderForCausalLM(_DecoderHead, GenerationMixin):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        past_key_values: tuple[KeyValue, ...] | None = None,
+        past_key_values: Cache | tuple[KeyValue, ...] | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -318,10 +364,12 @@ class DecoderForCausalLM(_DecoderHead, GenerationMixin):
         return_dict: bool | None = None,
         logits_to_keep: int = 0,
         num_items_in_batch: torch.Tensor | int | None = None,
+        cache_position: torch.Tensor | None = None,
     ) -> Any:
         """``logits_to_keep=n`` computes the logits of the last ``n`` positions only (0: all). ``labels``
         are shifted inside (-100 ignored); the loss is averaged over the labelled tokens, or summed and
-        divided by ``num_items_in_batch`` when given."""
+        divided by ``num_items_in_batch`` when given. ``past_key_values`` and ``cache_position``: see
+        :meth:`RotaryDecoderModel.forward`."""
         outputs = self._base_outputs(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -331,6 +379,7 @@ class DecoderForCausalLM(_DecoderHead, GenerationMixin):
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
+            cache_position=cache_position,
         )
         hidden_states = outputs.last_hidden_state
         logits = self.lm_head(hidden_states[:, -logits_to_keep:] if logits_to_keep else hidden_states)
@@ -352,24 +401,40 @@ class DecoderForCausalLM(_DecoderHead, GenerationMixin):
     def prepare_inputs_for_generation(
         self,
         input_ids: torch.Tensor,
-        past_key_values: tuple[KeyValue, ...] | None = None,
+        past_key_values: Cache | tuple[KeyValue, ...] | None = None,
         attention_mask: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Forward kwargs for the next step: only the new tokens once a cache exists, and
-        position ids counted over the attention mask (left padding)."""
-        past_length = past_key_values[0][0].shape[2] if past_key_values else 0
+        """Forward kwargs for the next step: only the new tokens once a cache exists, their
+        ``cache_position``, and position ids counted over the attention mask (left padding). With a
+        :class:`~autohub_core.cache.StaticCache` the mask is padded to ``max_cache_len``, so every
+        decoding step has the same shapes."""
+        if isinstance(past_key_values, Cache):
+            past_length = past_key_values.get_seq_length()
+        else:
+            past_length = past_key_values[0][0].shape[2] if past_key_values else 0
         input_ids = input_ids[:, past_length:]
         position_ids = None
         if attention_mask is not None:
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, past_length:]
+            if isinstance(past_key_values, StaticCache):
+                room = past_key_values.max_cache_len - attention_mask.shape[-1]
+                attention_mask = torch.nn.functional.pad(attention_mask, (0, max(room, 0)))
+        cache_position = torch.arange(past_length, past_length + input_ids.shape[1], device=input_ids.device)
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "position_ids": position_ids,
             "past_key_values": past_key_values,
+            "cache_position": cache_position,
             **kwargs,
         }
+
+    def _static_cache(self, batch_size: int, max_cache_len: int) -> StaticCache:
+        """An empty :class:`~autohub_core.cache.StaticCache` for ``generate(cache_implementation="static")``,
+        in the dtype and on the device of the model's parameters."""
+        parameter = next(self.parameters())
+        return StaticCache(self.config, max_cache_len, batch_size, parameter.dtype, parameter.device)
 
 
 class DecoderForSequenceClassification(_DecoderHead):

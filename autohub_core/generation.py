@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from autohub_core import limits
 from autohub_core._io import checkpoint_transaction
+from autohub_core.cache import Cache, StaticCache
 from autohub_core.configuration import (
     Rule,
     boolean,
@@ -37,12 +38,13 @@ from autohub_core.configuration import (
     list_of,
     non_negative_int,
     number,
+    one_of,
     optional,
     positive_int,
     probability,
     read_json_file,
 )
-from autohub_core.errors import ConfigError, GenerationError
+from autohub_core.errors import ConfigError, GenerationError, UnsupportedFeatureError
 from autohub_core.hub import HubOptions, resolve_file
 
 __all__ = [
@@ -81,6 +83,8 @@ _DEFAULTS: dict[str, Any] = {
     "eos_token_id": None,
     "pad_token_id": None,
     "decoder_start_token_id": None,
+    "cache_implementation": None,
+    "max_cache_len": None,
 }
 _MODEL_CONFIG_KEYS = (
     "bos_token_id",
@@ -129,6 +133,8 @@ OPTION_RULES: dict[str, Rule] = {
     "encoder_repetition_penalty": optional(number(0, exclusive_minimum=True)),
     "diversity_penalty": optional(number()),
     "use_cache": _FLAG,
+    "cache_implementation": optional(one_of("dynamic", "static", unsupported=True)),
+    "max_cache_len": optional(positive_int()),
     "bos_token_id": optional(integer()),
     "eos_token_id": optional(int_or_ints()),
     "pad_token_id": optional(integer()),
@@ -485,6 +491,12 @@ class GenerationMixin:
         ``end()``. ``generator`` seeds sampling (else torch's global RNG, as transformers).
         Returns the prompt followed by the new tokens (decoder ids for encoder-decoders), with
         ``num_return_sequences`` consecutive rows per prompt (beam search: best first).
+
+        The KV cache is the model's default (a :class:`~autohub_core.cache.DynamicCache` for the
+        rotary decoders) unless ``cache_implementation="static"`` asks for a preallocated
+        :class:`~autohub_core.cache.StaticCache` of ``max_cache_len`` positions (default: the
+        prompt plus the new tokens), or ``past_key_values=`` passes a cache to fill. A forward
+        replaced by ``torch.compile(model.forward)`` needs the static cache.
         """
         if not callable(getattr(self, "prepare_inputs_for_generation", None)):
             raise GenerationError(f"{type(self).__name__} cannot generate: it has no language-modelling head")
@@ -499,6 +511,11 @@ class GenerationMixin:
                 setattr(config, name, _DEFAULTS[name])
         config.validate()
         self._check_model_kwargs(model_kwargs)
+        if config.cache_implementation == "static" and not callable(getattr(self, "_static_cache", None)):
+            raise UnsupportedFeatureError(
+                f"{type(self).__name__} has no static cache: generate(cache_implementation='static') works "
+                "with the rotary decoders (Llama, Mistral, Qwen2 ...); leave cache_implementation unset"
+            )
         is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
         device = self.device
 
@@ -562,6 +579,7 @@ class GenerationMixin:
                 prompt_length,
                 max_length,
             )
+        initial_cache = self._initial_cache(config, model_kwargs, sequence.shape[0], max_length)
         left_pads = None if is_encoder_decoder else (attention_mask != 0).int().argmax(dim=1)
         processors = _logits_processors(config, eos, prompt_length, left_pads, max_length)
         if "logits_to_keep" in inspect.signature(self.forward).parameters:
@@ -584,11 +602,13 @@ class GenerationMixin:
             if streamer is not None:
                 raise GenerationError("a streamer cannot be used with beam search (num_beams > 1)")
             search = _BeamSearch(config, batch_size, prompt_length, max_length, eos, pad_token_id, sequence)
-            past_key_values = None
+            past_key_values = initial_cache
             while True:
                 logits, past_key_values = next_token_logits(search.running_sequences(), past_key_values)
                 source_rows = search.step(logits, processors)
-                if past_key_values is not None:
+                if isinstance(past_key_values, Cache):
+                    past_key_values.reorder_cache(source_rows)
+                elif past_key_values is not None:
                     past_key_values = _reorder_rows(past_key_values, source_rows)
                 if decoder_mask is not None:
                     decoder_mask = torch.cat(
@@ -599,7 +619,7 @@ class GenerationMixin:
 
         rows = sequence.shape[0]
         unfinished = torch.ones(rows, dtype=torch.bool, device=device)
-        past_key_values = None
+        past_key_values = initial_cache
         if streamer is not None:
             streamer.put(sequence.cpu())
         while True:
@@ -625,6 +645,45 @@ class GenerationMixin:
         if streamer is not None:
             streamer.end()
         return sequence
+
+    def _initial_cache(
+        self, config: GenerationConfig, model_kwargs: dict[str, Any], rows: int, max_length: int
+    ) -> Any:
+        """The cache the first step starts from (None: the model's default), checked before any
+        work: a static cache must hold ``rows`` rows and ``max_length`` positions, and a compiled
+        forward needs one (its shapes never change, so the graph is reused)."""
+        cache = model_kwargs.pop("past_key_values", None)
+        kind = config.cache_implementation
+        name = type(self).__name__
+        if cache is None and kind == "static":
+            max_cache_len = config.max_cache_len or max_length
+            max_positions = getattr(self.config, "max_position_embeddings", None)
+            if isinstance(max_positions, int) and max_cache_len > max_positions:
+                raise GenerationError(
+                    f"a static cache of {max_cache_len} positions (max_cache_len, or the prompt plus "
+                    f"max_new_tokens) exceeds the model's max_position_embeddings ({max_positions})"
+                )
+            cache = self._static_cache(rows, max_cache_len)
+        if isinstance(cache, StaticCache):
+            if max_length > cache.max_cache_len:
+                raise GenerationError(
+                    f"generate() would reach {max_length} positions (the prompt plus max_new_tokens), more "
+                    f"than the static cache holds (max_cache_len={cache.max_cache_len}); raise "
+                    "max_cache_len or lower max_new_tokens"
+                )
+            if cache.batch_size != rows:
+                raise GenerationError(
+                    f"the static cache was built for batch_size={cache.batch_size}, but generate() decodes "
+                    f"{rows} rows (prompts x beams or returned sequences)"
+                )
+        compiled = getattr(self.forward, "_torchdynamo_orig_callable", None) is not None
+        if compiled and config.use_cache and not (isinstance(cache, Cache) and cache.is_compileable):
+            raise UnsupportedFeatureError(
+                f"{name}.forward is compiled (torch.compile), but the KV cache would change shape at every "
+                "step and recompile it each time; pass cache_implementation='static'"
+                + ("" if callable(getattr(self, "_static_cache", None)) else f" (which {name} lacks)")
+            )
+        return cache
 
     def _vocab_size(self) -> int | None:
         """Rows of the input embeddings (else ``config.vocab_size``): the ids the model can read."""

@@ -163,7 +163,9 @@ class PreTrainedModel(AdapterMixin, nn.Module):
 
     The attention implementation (``"eager"``, ``"sdpa"``, ``"flex_attention"``,
     ``"flash_attention_2"``) is ``config._attn_implementation``, which attention layers read at
-    each forward; it is not saved in config.json. A family whose attention cannot run through
+    each forward; it is not saved in config.json. ``config._attn_implementation_autoset`` says
+    whether it was left to its default (True) or asked for: rotary decoders take their fast
+    one-token path only in the first case (see :func:`autohub_core.rotary.exact_sdpa`). A family whose attention cannot run through
     flash_attn sets ``_supports_flash_attn = False``; one that cannot run through sdpa (attention
     logit soft-capping) sets ``_supports_sdpa = False`` and defaults to ``"eager"``.
     """
@@ -192,8 +194,13 @@ class PreTrainedModel(AdapterMixin, nn.Module):
                 f"build it with {type(self).__name__}.from_config(config) or from_pretrained(path)"
             )
         config.validate()  # the family's rules of type and range, however the config was changed
+        requested = getattr(config, "_attn_implementation", None)
         config._attn_implementation = self._check_attn_implementation(
-            getattr(config, "_attn_implementation", None) or ("sdpa" if self._supports_sdpa else "eager")
+            requested or ("sdpa" if self._supports_sdpa else "eager")
+        )
+        # Chosen by default rather than asked for: decoders may take their fast paths (rotary.exact_sdpa).
+        config._attn_implementation_autoset = requested is None or getattr(
+            config, "_attn_implementation_autoset", False
         )
         self.config = config
         self.name_or_path = config.name_or_path
@@ -475,6 +482,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
             config = getattr(module, "config", None)
             if isinstance(config, PretrainedConfig):
                 config._attn_implementation = attn_implementation
+                config._attn_implementation_autoset = False
 
     @classmethod
     def _check_attn_implementation(cls, attn_implementation: object) -> str:
@@ -530,6 +538,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         config = copy.deepcopy(config)
         if attn_implementation is not None:
             config._attn_implementation = cls._check_attn_implementation(attn_implementation)
+            config._attn_implementation_autoset = False
         # Measure first: an absurd config is refused before allocating.
         with torch.device("meta"), _no_init_on_meta():
             probe = _construct(cls, config, args, kwargs)
@@ -599,6 +608,7 @@ class PreTrainedModel(AdapterMixin, nn.Module):
         config, model_kwargs = cls._config_for_loading(pretrained_model_name_or_path, config, options, kwargs)
         if attn_implementation is not None:
             config._attn_implementation = attn_implementation
+            config._attn_implementation_autoset = False
         tensor_parallel = None
         if tp_plan is not None:
             if device_map is not None or max_memory is not None or offload_folder is not None:

@@ -15,8 +15,10 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from autohub_core.cache import LayerCache
 from autohub_core.configuration import ROTARY_DECODER_CONSTRAINTS, ROTARY_DECODER_RULES, check_rules
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.layers import attention, get_activation
@@ -33,6 +35,7 @@ __all__ = [
     "apply_rotary",
     "causal_mask",
     "check_rotary_decoder_config",
+    "exact_sdpa",
     "repeat_kv",
     "rope_inverse_frequencies",
     "rotate_half",
@@ -82,6 +85,16 @@ def check_rotary_decoder_config(config: Any, distribution: str) -> None:
                     f"rotated dim pair: {pairs} (head_dim {config.head_dim} x partial_rotary_factor / 2)"
                 )
     get_activation(config.hidden_act)
+
+
+def exact_sdpa(config: Any) -> bool:
+    """Whether :class:`RotaryAttention` makes transformers' sdpa calls exactly (bf16 / fp16 tokens
+    identical to transformers): when ``attn_implementation="sdpa"`` was asked for explicitly
+    (``from_pretrained`` / ``from_config`` / ``set_attn_implementation``). When it was left to its
+    default, one-token decoding packs each KV group's query heads into one attention call over the
+    un-expanded cache (the fast path: the same result up to bf16 / fp16 rounding).
+    ``config._attn_implementation`` reads ``"sdpa"`` either way."""
+    return not getattr(config, "_attn_implementation_autoset", False)
 
 
 # -- rotary position embeddings ----------------------------------------------------------------
@@ -415,31 +428,42 @@ class RotaryAttention(nn.Module):
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
-        past_key_value: KeyValue | None,
+        past_key_value: LayerCache | KeyValue | None,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
-        """``mask`` is a boolean :func:`causal_mask` (None: causal); returns the output, the
-        layer's updated ``(key, value)`` cache and, with ``output_attentions``, the weights."""
+        """``mask`` is a boolean :func:`causal_mask` (None: causal) over the keys attended;
+        ``past_key_value`` a :class:`~autohub_core.cache.LayerCache` (updated with the new keys and
+        values) or a legacy ``(key, value)`` pair. Returns the output, the keys and values attended
+        and, with ``output_attentions``, the weights."""
         batch_size, length, _ = hidden_states.shape
         query, key, value = self.project(hidden_states)
         query, key = apply_rotary(query, key, *position_embeddings)
-        if past_key_value is not None:
+        if isinstance(past_key_value, LayerCache):
+            key, value = past_key_value.update(key, value)
+        elif past_key_value is not None:
             key = torch.cat([past_key_value[0], key], dim=2)
             value = torch.cat([past_key_value[1], value], dim=2)
         groups = self.num_key_value_groups
         dropout = self.attention_dropout if self.training else 0.0
         implementation = self.config._attn_implementation
         softcap = self.logit_softcapping
-        if (
-            length == 1
-            and groups > 1
-            and implementation == "sdpa"
-            and not output_attentions
-            and softcap is None
-        ):
+        sdpa = implementation == "sdpa" and not output_attentions and softcap is None
+        weights = None
+        if sdpa and groups > 1 and mask is None and exact_sdpa(self.config) and self.head_dim <= 256:
+            # transformers' sdpa call when nothing is masked: grouped-query attention inside the kernel.
+            context = F.scaled_dot_product_attention(
+                query,
+                key,
+                value,
+                dropout_p=dropout,
+                scale=self.scaling,
+                is_causal=length > 1,
+                enable_gqa=True,
+            )
+        elif sdpa and groups > 1 and length == 1:
             # One new token: its query heads of each KV group attend as one group, no KV copy.
             packed = query.reshape(batch_size, -1, groups, self.head_dim)
-            context, weights = attention(packed, key, value, mask, dropout=dropout, scale=self.scaling)
+            context, _ = attention(packed, key, value, mask, dropout=dropout, scale=self.scaling)
             context = context.reshape(batch_size, -1, 1, self.head_dim)
         else:
             context, weights = attention(
