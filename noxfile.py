@@ -137,6 +137,7 @@ FLOOR_EXCLUDED = [
     "tests/test_adapters.py",
     "tests/test_api_reference.py",
     "tests/test_attn_implementation.py",
+    "tests/test_cache.py",
     "tests/test_cli.py",
     "tests/test_cli_fuzz.py",
     "tests/test_config_validation_families.py",
