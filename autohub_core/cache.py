@@ -27,7 +27,7 @@ import torch
 
 from autohub_core.errors import ConfigError, ModelInputError
 
-__all__ = ["Cache", "DynamicCache", "LayerCache", "StaticCache"]
+__all__ = ["Cache", "DynamicCache", "LayerCache", "StaticCache", "cache_length"]
 
 KeyValue = tuple[torch.Tensor, torch.Tensor]
 
@@ -41,6 +41,14 @@ def _sliding_windows(config: Any) -> list[int | None]:
         kind = "full_attention" if window is None else "sliding_attention"
         layer_types = [kind] * config.num_hidden_layers
     return [window if kind == "sliding_attention" else None for kind in layer_types]
+
+
+def cache_length(past_key_values: Cache | Sequence[KeyValue] | None) -> int:
+    """How many positions ``past_key_values`` has seen: a :class:`Cache`'s ``get_seq_length()``, a
+    legacy tuple's key length, 0 for None or an empty tuple."""
+    if isinstance(past_key_values, Cache):
+        return past_key_values.get_seq_length()
+    return past_key_values[0][0].shape[2] if past_key_values else 0
 
 
 class _Layer:

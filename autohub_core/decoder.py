@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from autohub_core.cache import Cache, DynamicCache, LayerCache, StaticCache
+from autohub_core.cache import Cache, DynamicCache, LayerCache, StaticCache, cache_length
 from autohub_core.errors import ConfigError, UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
@@ -409,10 +409,7 @@ class DecoderForCausalLM(_DecoderHead, GenerationMixin):
         ``cache_position``, and position ids counted over the attention mask (left padding). With a
         :class:`~autohub_core.cache.StaticCache` the mask is padded to ``max_cache_len``, so every
         decoding step has the same shapes."""
-        if isinstance(past_key_values, Cache):
-            past_length = past_key_values.get_seq_length()
-        else:
-            past_length = past_key_values[0][0].shape[2] if past_key_values else 0
+        past_length = cache_length(past_key_values)
         input_ids = input_ids[:, past_length:]
         position_ids = None
         if attention_mask is not None:

@@ -103,6 +103,23 @@ _BEAM_OPTIONS = (
     "no_repeat_ngram_size",
 )
 _UNSUPPORTED_FLAGS = ("return_dict_in_generate", "output_scores", "output_logits")
+#: transformers 5's cache_implementation values (generate() runs "dynamic" and "static"; "hybrid",
+#: the Hub default of sliding-window models, means the default cache, as in transformers; its other
+#: deprecated names of the static cache are "static").
+_CACHE_IMPLEMENTATIONS = (
+    "dynamic",
+    "static",
+    "offloaded",
+    "offloaded_static",
+    "quantized",
+    "paged",
+    "sliding_window",
+    "hybrid",
+    "hybrid_chunked",
+    "offloaded_hybrid",
+    "offloaded_hybrid_chunked",
+)
+_CACHE_ALIASES = {"hybrid": None, "sliding_window": "static", "hybrid_chunked": "static"}
 _FLAG = optional(boolean())
 _TOKEN_IDS = optional(list_of(integer(0)))
 #: The type and range of each option (transformers' keys; null means its default). Checked when a
@@ -133,7 +150,7 @@ OPTION_RULES: dict[str, Rule] = {
     "encoder_repetition_penalty": optional(number(0, exclusive_minimum=True)),
     "diversity_penalty": optional(number()),
     "use_cache": _FLAG,
-    "cache_implementation": optional(one_of("dynamic", "static", unsupported=True)),
+    "cache_implementation": optional(one_of(*_CACHE_IMPLEMENTATIONS)),
     "max_cache_len": optional(positive_int()),
     "bos_token_id": optional(integer()),
     "eos_token_id": optional(int_or_ints()),
@@ -511,6 +528,14 @@ class GenerationMixin:
                 setattr(config, name, _DEFAULTS[name])
         config.validate()
         self._check_model_kwargs(model_kwargs)
+        config.cache_implementation = _CACHE_ALIASES.get(
+            config.cache_implementation, config.cache_implementation
+        )
+        if config.cache_implementation not in (None, "dynamic", "static"):
+            raise UnsupportedFeatureError(
+                f"cache_implementation={config.cache_implementation!r} is not implemented: use 'dynamic' "
+                "(the default) or 'static'"
+            )
         if config.cache_implementation == "static" and not callable(getattr(self, "_static_cache", None)):
             raise UnsupportedFeatureError(
                 f"{type(self).__name__} has no static cache: generate(cache_implementation='static') works "

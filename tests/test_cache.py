@@ -238,6 +238,8 @@ def test_bad_cache_requests_are_typed_errors_before_any_forward(
     with pytest.raises(GenerationError, match="batch_size=2"):
         ours.generate(**inputs, max_new_tokens=2, past_key_values=StaticCache(ours.config, 16, batch_size=2))
     with pytest.raises(GenerationError, match="cache_implementation"):
+        ours.generate(**inputs, max_new_tokens=2, cache_implementation="paged_and_static")
+    with pytest.raises(UnsupportedFeatureError, match="'offloaded' is not implemented"):
         ours.generate(**inputs, max_new_tokens=2, cache_implementation="offloaded")
     compiled = torch.compile(ours.forward, backend="eager")
     ours.forward = compiled

@@ -262,7 +262,14 @@ def test_cached_decoding_equals_full_forward(generators: tuple[Any, Any]) -> Non
         full = ours(input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
         step = ours(input_ids[:, :5], attention_mask=attention_mask[:, :5], position_ids=position_ids[:, :5])
         logits, past = [step.logits], step.past_key_values
-        assert past[0][0].shape == (3, TINY["num_key_value_heads"], 5, TINY["head_dim"])
+        # Layer 0 slides (it keeps the window minus the next token), layer 1 attends to everything.
+        assert past[0][0].shape == (
+            3,
+            TINY["num_key_value_heads"],
+            TINY["sliding_window"] - 1,
+            TINY["head_dim"],
+        )
+        assert past[1][0].shape == (3, TINY["num_key_value_heads"], 5, TINY["head_dim"])
         for index in range(5, 12):
             step = ours(
                 input_ids[:, index : index + 1],

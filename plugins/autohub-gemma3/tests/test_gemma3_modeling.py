@@ -299,7 +299,10 @@ def test_incremental_decoding_past_the_window_equals_full_forward(save_hf: Calla
             use_cache=True,
         )
         logits, past = [step.logits], step.past_key_values
-        assert past[0][0].shape == (3, TINY["num_key_value_heads"], prefix, TINY["head_dim"])
+        # Layer 0 slides (it keeps the window minus the next token), layer 1 attends to everything.
+        kept = TINY["sliding_window"] - 1
+        assert past[0][0].shape == (3, TINY["num_key_value_heads"], kept, TINY["head_dim"])
+        assert past[1][0].shape == (3, TINY["num_key_value_heads"], prefix, TINY["head_dim"])
         for index in range(prefix, input_ids.shape[1]):
             step = ours(
                 input_ids[:, index : index + 1],

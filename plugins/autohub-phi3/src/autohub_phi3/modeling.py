@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from autohub_core.cache import Cache, cache_length
 from autohub_core.decoder import (
     DecoderForCausalLM,
     DecoderForSequenceClassification,
@@ -161,7 +162,7 @@ class Phi3ForCausalLM(DecoderForCausalLM, Phi3PreTrainedModel):
     def prepare_inputs_for_generation(
         self,
         input_ids: torch.Tensor,
-        past_key_values: tuple[KeyValue, ...] | None = None,
+        past_key_values: Cache | tuple[KeyValue, ...] | None = None,
         attention_mask: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class Phi3ForCausalLM(DecoderForCausalLM, Phi3PreTrainedModel):
         if (
             past_key_values
             and input_ids.shape[1] >= original_length + 1
-            and past_key_values[0][0].shape[2] <= original_length
+            and cache_length(past_key_values) <= original_length
         ):
             past_key_values = None
         return super().prepare_inputs_for_generation(input_ids, past_key_values, attention_mask, **kwargs)
