@@ -51,6 +51,13 @@ def cache_length(past_key_values: Cache | Sequence[KeyValue] | None) -> int:
     return past_key_values[0][0].shape[2] if past_key_values else 0
 
 
+def _mark_static(*tensors: torch.Tensor) -> None:
+    """Tell torch.compile these buffers keep their address (CUDA graphs then write them in place)."""
+    if not torch.compiler.is_compiling():
+        for tensor in tensors:
+            torch._dynamo.mark_static_address(tensor)
+
+
 class _Layer:
     """One layer's keys and values (None until the first update)."""
 
@@ -99,6 +106,7 @@ class _StaticLayer(_Layer):
             if sliding_window is None
             else torch.full((shape[2],), -1, dtype=torch.long, device=device)
         )
+        _mark_static(self.keys, self.values, self.slot_positions)
 
     def key_positions(self, cache_position: torch.Tensor) -> torch.Tensor:
         """The positions of the keys :meth:`update` returns for new tokens at ``cache_position``."""
@@ -288,6 +296,7 @@ class StaticCache(Cache):
         ]
         # Positions seen, as a tensor: updated inside the (compiled) forward without a graph break.
         self._seen = torch.zeros((), dtype=torch.long, device=device)
+        _mark_static(self._seen)
 
     def update(
         self,

@@ -138,7 +138,7 @@ class SandwichNormDecoderLayer(DecoderLayer):
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
-        past_key_value: KeyValue | None,
+        past_key_value: LayerCache | KeyValue | None,
         output_attentions: bool,
     ) -> tuple[torch.Tensor, KeyValue, torch.Tensor | None]:
         """Returns the new hidden states, the layer's ``(key, value)`` cache and the attention weights
