@@ -604,7 +604,10 @@ class GenerationMixin:
                 prompt_length,
                 max_length,
             )
-        initial_cache = self._initial_cache(config, model_kwargs, sequence.shape[0], max_length)
+        # The prompt is at least decoded once, even when it is already max_length long.
+        initial_cache = self._initial_cache(
+            config, model_kwargs, sequence.shape[0], max(max_length, prompt_length + 1)
+        )
         left_pads = None if is_encoder_decoder else (attention_mask != 0).int().argmax(dim=1)
         processors = _logits_processors(config, eos, prompt_length, left_pads, max_length)
         if "logits_to_keep" in inspect.signature(self.forward).parameters:
