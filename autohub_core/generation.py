@@ -513,7 +513,8 @@ class GenerationMixin:
         rotary decoders) unless ``cache_implementation="static"`` asks for a preallocated
         :class:`~autohub_core.cache.StaticCache` of ``max_cache_len`` positions (default: the
         prompt plus the new tokens), or ``past_key_values=`` passes a cache to fill. A forward
-        replaced by ``torch.compile(model.forward)`` needs the static cache.
+        replaced by ``torch.compile(model.forward)`` compiles once with the static cache; with the
+        default cache it works but recompiles as the cache grows (a warning says so).
         """
         if not callable(getattr(self, "prepare_inputs_for_generation", None)):
             raise GenerationError(f"{type(self).__name__} cannot generate: it has no language-modelling head")
@@ -678,8 +679,8 @@ class GenerationMixin:
         self, config: GenerationConfig, model_kwargs: dict[str, Any], rows: int, max_length: int
     ) -> Any:
         """The cache the first step starts from (None: the model's default), checked before any
-        work: a static cache must hold ``rows`` rows and ``max_length`` positions, and a compiled
-        forward needs one (its shapes never change, so the graph is reused)."""
+        work: a static cache must hold ``rows`` rows and ``max_length`` positions. A compiled forward
+        without one is warned about (it recompiles as the cache grows)."""
         cache = model_kwargs.pop("past_key_values", None)
         kind = config.cache_implementation
         name = type(self).__name__
@@ -706,10 +707,13 @@ class GenerationMixin:
                 )
         compiled = getattr(self.forward, "_torchdynamo_orig_callable", None) is not None
         if compiled and config.use_cache and not (isinstance(cache, Cache) and cache.is_compileable):
-            raise UnsupportedFeatureError(
-                f"{name}.forward is compiled (torch.compile), but the KV cache would change shape at every "
-                "step and recompile it each time; pass cache_implementation='static'"
-                + ("" if callable(getattr(self, "_static_cache", None)) else f" (which {name} lacks)")
+            logger.warning(
+                "%s.forward is compiled (torch.compile), but its KV cache changes shape at every step, so "
+                "torch recompiles it; %s",
+                name,
+                "pass cache_implementation='static' to compile once"
+                if callable(getattr(self, "_static_cache", None))
+                else f"{name} has no static cache, run it uncompiled for speed",
             )
         return cache
 

@@ -387,9 +387,7 @@ def as_encoder_output(encoder_outputs: Any) -> BaseModelOutput:
     )
 
 
-def last_eos_states(
-    hidden_states: torch.Tensor, input_ids: torch.Tensor, eos_token_id: int
-) -> torch.Tensor:
+def last_eos_states(hidden_states: torch.Tensor, input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     """(batch, hidden) states at the last ``eos_token_id`` of each row of ``input_ids`` (the pooling
     of BART's and T5's sequence classifiers). Rows with different eos counts, or without one, raise
     :class:`~autohub_core.errors.ModelInputError` (a ValueError, transformers' message)."""

@@ -221,6 +221,20 @@ def test_compiled_forward_decodes_without_graph_breaks_or_recompiles(checkpoint:
     torch._dynamo.reset()
 
 
+def test_compiled_forward_with_the_default_cache_works_and_warns(
+    checkpoint: Callable[..., Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    ours = AutoModelForCausalLM.from_pretrained(checkpoint("llama"))
+    inputs = _prompts(9, (0,))
+    expected = ours.generate(**inputs, max_new_tokens=3, eos_token_id=None)
+    torch._dynamo.reset()
+    ours.forward = torch.compile(ours.forward, backend="eager")
+    with caplog.at_level("WARNING", logger="autohub"):
+        assert torch.equal(ours.generate(**inputs, max_new_tokens=3, eos_token_id=None), expected)
+    assert "pass cache_implementation='static' to compile once" in caplog.text
+    torch._dynamo.reset()
+
+
 # -- bad requests, refused before any work ------------------------------------------------------
 
 
@@ -241,10 +255,6 @@ def test_bad_cache_requests_are_typed_errors_before_any_forward(
         ours.generate(**inputs, max_new_tokens=2, cache_implementation="paged_and_static")
     with pytest.raises(UnsupportedFeatureError, match="'offloaded' is not implemented"):
         ours.generate(**inputs, max_new_tokens=2, cache_implementation="offloaded")
-    compiled = torch.compile(ours.forward, backend="eager")
-    ours.forward = compiled
-    with pytest.raises(UnsupportedFeatureError, match="cache_implementation='static'"):
-        ours.generate(**inputs, max_new_tokens=2)
     assert calls == []
     config = transformers.GPT2Config(vocab_size=97, n_embd=32, n_layer=1, n_head=4, n_positions=32)
     transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path)
