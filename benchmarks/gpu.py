@@ -30,29 +30,12 @@ from typing import Any
 
 import torch
 import transformers
+from decoding import MODELS  # benchmarks/ is the script's folder, first on sys.path
 
 from autohub_core import AutoModelForCausalLM
 
 SHAPES: dict[str, dict[str, Any]] = {
-    "llama-1b": {
-        "vocab_size": 128256,
-        "hidden_size": 2048,
-        "intermediate_size": 8192,
-        "num_hidden_layers": 16,
-        "num_attention_heads": 32,
-        "num_key_value_heads": 8,
-        "head_dim": 64,
-        "max_position_embeddings": 131072,
-        "rope_scaling": {
-            "rope_type": "llama3",
-            "factor": 32.0,
-            "low_freq_factor": 1.0,
-            "high_freq_factor": 4.0,
-            "original_max_position_embeddings": 8192,
-        },
-        "rope_theta": 500000.0,
-        "tie_word_embeddings": True,
-    },
+    "llama-1b": MODELS["llama-3.2-1b"][1],  # the shape benchmarks/decoding.py measures on the CPU
     "llama-8b": {
         "vocab_size": 128256,
         "hidden_size": 4096,
@@ -195,6 +178,9 @@ def measure_model(name: str, arguments: argparse.Namespace, device: torch.device
                         continue
                     finally:
                         model.forward = forward
+                    if total <= one:
+                        result["skipped"].append(f"{key}: {new_tokens} tokens took no longer than 1, rerun")
+                        continue
                     result["rows"].append(
                         {
                             "library": library,
@@ -202,7 +188,7 @@ def measure_model(name: str, arguments: argparse.Namespace, device: torch.device
                             "batch": batch,
                             "cache": cache,
                             "compiled": compiled,
-                            "value": batch * (new_tokens - 1) / max(total - one, 1e-9),
+                            "value": batch * (new_tokens - 1) / (total - one),
                         }
                     )
                 pair = [outputs.get((library, cache, str(compiled))) for library in LIBRARIES]
