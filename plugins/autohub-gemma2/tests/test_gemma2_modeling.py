@@ -28,6 +28,7 @@ from autohub_core import (
     UnsupportedConfigError,
     UnsupportedFeatureError,
 )
+from autohub_core.testing.parity import assert_nested_close, train_step
 from autohub_gemma2.modeling import Gemma2ForCausalLM
 
 FAMILY = "gemma2"
@@ -99,24 +100,14 @@ def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch
     return {}
 
 
-def _assert_close(ours: object, theirs: object, what: str) -> None:
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), what
-        for index, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            _assert_close(a, b, f"{what}[{index}]")
-        return
-    assert ours is not None, what
-    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0, msg=what)
-
-
 def _compare(ours: Any, theirs: Any, detail: bool = False) -> None:
     compared = [field for field in OUTPUT_FIELDS if getattr(theirs, field, None) is not None]
     assert compared
     for field in compared:
-        _assert_close(getattr(ours, field), getattr(theirs, field), field)
+        assert_nested_close(getattr(ours, field), getattr(theirs, field), field)
     if detail:
-        _assert_close(ours.hidden_states, theirs.hidden_states, "hidden_states")
-        _assert_close(ours.attentions, theirs.attentions, "attentions")
+        assert_nested_close(ours.hidden_states, theirs.hidden_states, "hidden_states")
+        assert_nested_close(ours.attentions, theirs.attentions, "attentions")
 
 
 @pytest.mark.parametrize("class_name", sorted(HEADS))
@@ -176,19 +167,6 @@ def test_inputs_embeds_are_not_scaled(save_hf: Callable[..., Path]) -> None:
     torch.testing.assert_close(looked_up, ours.model.embed_tokens.weight[inputs["input_ids"]] * 32**0.5)
 
 
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
 @pytest.mark.parametrize(
     ("class_name", "checkpointing"),
     [
@@ -207,8 +185,8 @@ def test_training_step_matches_transformers(
     inputs = _inputs()
     kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
-    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing)
+    actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
     assert gradients.keys() == expected_gradients.keys()
     for name, gradient in expected_gradients.items():

@@ -20,6 +20,11 @@ from autohub_core import (
     ConfigError,
     UnsupportedConfigError,
 )
+from autohub_core.testing.parity import (
+    assert_gradients_equal,
+    assert_outputs_close,
+    train_step,
+)
 
 FAMILY = "gemma3_text"
 #: gemma-3-1b's options, shrunk: head_dim independent of hidden_size / heads, a window of 3 (the
@@ -50,7 +55,6 @@ HEADS = {
     "Gemma3ForCausalLM": AutoModelForCausalLM,
     "Gemma3TextForSequenceClassification": AutoModelForSequenceClassification,
 }
-OUTPUT_FIELDS = ("last_hidden_state", "logits", "loss")
 
 
 @pytest.fixture(scope="module")
@@ -95,29 +99,6 @@ def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch
     return {}
 
 
-def _assert_close(ours: object, theirs: object, what: str) -> None:
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), what
-        for index, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            _assert_close(a, b, f"{what}[{index}]")
-        return
-    assert ours is not None, what
-    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0, msg=what)
-
-
-def _compare(ours: object, theirs: object, hidden: bool = False, attentions: bool = False) -> None:
-    compared = 0
-    for field in OUTPUT_FIELDS:
-        if getattr(theirs, field, None) is not None:
-            _assert_close(getattr(ours, field), getattr(theirs, field), field)
-            compared += 1
-    assert compared
-    if hidden:
-        _assert_close(ours.hidden_states, theirs.hidden_states, "hidden_states")
-    if attentions:
-        _assert_close(ours.attentions, theirs.attentions, "attentions")
-
-
 def _both(directory: Path, class_name: str = "Gemma3ForCausalLM", **kwargs: Any) -> tuple[Any, Any]:
     return (
         HEADS[class_name].from_pretrained(directory, **kwargs),
@@ -133,14 +114,16 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
     inputs = _inputs()
     labels = _labels(class_name, inputs)
     with torch.no_grad():
-        _compare(
+        assert_outputs_close(
             ours(**inputs, **labels, output_hidden_states=True),
             theirs(**inputs, **labels, output_hidden_states=True),
             hidden=True,
         )
         embeds = torch.randn(3, 7, TINY["hidden_size"], generator=torch.Generator().manual_seed(4))
         if class_name != "Gemma3TextForSequenceClassification":  # pools at the last position of embeddings
-            _compare(ours(inputs_embeds=embeds), theirs(inputs_embeds=embeds))  # not scaled by sqrt(hidden)
+            assert_outputs_close(
+                ours(inputs_embeds=embeds), theirs(inputs_embeds=embeds)
+            )  # not scaled by sqrt(hidden)
 
 
 def test_attentions_match_eager_transformers(save_hf: Callable[..., Path]) -> None:
@@ -148,31 +131,12 @@ def test_attentions_match_eager_transformers(save_hf: Callable[..., Path]) -> No
     assert ours.config._attn_implementation == "eager"
     inputs = _inputs()
     with torch.no_grad():
-        _compare(
+        assert_outputs_close(
             ours(**inputs, output_attentions=True, output_hidden_states=True),
             theirs(**inputs, output_attentions=True, output_hidden_states=True),
             hidden=True,
             attentions=True,
         )
-
-
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
-def _assert_gradients_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert actual.keys() == expected.keys()
-    for name, gradient in expected.items():
-        torch.testing.assert_close(actual[name], gradient, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
 
 
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "checkpointing"])
@@ -186,13 +150,13 @@ def test_training_step_matches_transformers(
     inputs = _inputs()
     kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
-    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing)
+    actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
-    _assert_gradients_equal(gradients, expected_gradients)
+    assert_gradients_equal(gradients, expected_gradients)
     if checkpointing:
-        _, plain = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
-        _assert_gradients_equal(gradients, plain)
+        _, plain = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
+        assert_gradients_equal(gradients, plain)
 
 
 CONFIG_OPTIONS = [
@@ -216,7 +180,7 @@ def test_config_options_match_transformers(save_hf: Callable[..., Path], overrid
     assert (ours.lm_head.weight is ours.model.embed_tokens.weight) == ours.config.tie_word_embeddings
     inputs = _inputs()
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 #: gemma-3-1b-it's generation_config.json (sampling, eos also on <end_of_turn>).
@@ -272,7 +236,7 @@ def test_hub_config_spelling_matches_transformers(
     ours, theirs = _both(directory)
     inputs = _inputs()
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
     sampled = []
     for model in (ours, theirs):
         torch.manual_seed(3)
@@ -360,7 +324,7 @@ def test_autohub_checkpoints_load_in_transformers(tmp_path: Path, save_hf: Calla
         ours.save_pretrained(tmp_path / class_name)
         theirs = getattr(transformers, class_name).from_pretrained(tmp_path / class_name).eval()
         with torch.no_grad():
-            _compare(ours(**_inputs()), theirs(**_inputs()))
+            assert_outputs_close(ours(**_inputs()), theirs(**_inputs()))
     config = AutoConfig.for_model(FAMILY, **TINY)
     torch.manual_seed(0)
     fresh = AutoModelForCausalLM.from_config(config)
@@ -369,7 +333,7 @@ def test_autohub_checkpoints_load_in_transformers(tmp_path: Path, save_hf: Calla
     theirs = transformers.Gemma3ForCausalLM.from_pretrained(tmp_path / "fresh").eval()
     assert theirs.config.rope_parameters == config.rope_parameters
     with torch.no_grad():
-        _compare(fresh.eval()(**_inputs()), theirs(**_inputs()))
+        assert_outputs_close(fresh.eval()(**_inputs()), theirs(**_inputs()))
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from autohub_core import (
     AutoModelForTokenClassification,
 )
 from autohub_core.errors import UnsupportedConfigError
+from autohub_core.testing.parity import assert_gradients_equal, train_step
 
 transformers.logging.set_verbosity_error()
 
@@ -179,25 +180,6 @@ def test_autohub_checkpoint_loads_in_transformers(tmp_path: Path, class_name: st
     _assert_outputs_match(_run(reference.eval(), **kwargs), _run(model, **kwargs))
 
 
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
-def _assert_gradients_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert actual.keys() == expected.keys()
-    for name, gradient in expected.items():
-        torch.testing.assert_close(actual[name], gradient, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
-
-
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "checkpointing"])
 @pytest.mark.parametrize("class_name", [name for name in HEADS if name != "GPT2Model"])
 def test_training_step_matches_transformers(
@@ -212,15 +194,15 @@ def test_training_step_matches_transformers(
     if class_name != "GPT2ForQuestionAnswering":
         kwargs["use_cache"] = True
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
-    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing)
+    actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
-    _assert_gradients_equal(gradients, expected_gradients)
+    assert_gradients_equal(gradients, expected_gradients)
     if checkpointing:
         assert getattr(expected, "past_key_values", None) is None
         assert getattr(actual, "past_key_values", None) is None
-        _, plain = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
-        _assert_gradients_equal(gradients, plain)
+        _, plain = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
+        assert_gradients_equal(gradients, plain)
 
 
 def test_state_dict_keys_are_transformers(save_hf: Callable[..., Path]) -> None:

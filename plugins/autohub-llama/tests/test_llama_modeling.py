@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -20,6 +19,11 @@ from autohub_core import (
     AutoModelForTokenClassification,
     AutoTokenizer,
     UnsupportedConfigError,
+)
+from autohub_core.testing.parity import (
+    assert_gradients_equal,
+    assert_outputs_close,
+    train_step,
 )
 
 FAMILY = "llama"
@@ -40,7 +44,6 @@ HEADS = {
     "LlamaForTokenClassification": AutoModelForTokenClassification,
     "LlamaForQuestionAnswering": AutoModelForQuestionAnswering,
 }
-OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits", "loss")
 
 
 @pytest.fixture(scope="module")
@@ -88,29 +91,6 @@ def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch
     return {}
 
 
-def _assert_close(ours: object, theirs: object, what: str) -> None:
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), what
-        for index, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            _assert_close(a, b, f"{what}[{index}]")
-        return
-    assert ours is not None, what
-    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0, msg=what)
-
-
-def _compare(ours: object, theirs: object, hidden: bool = False, attentions: bool = False) -> None:
-    compared = 0
-    for field in OUTPUT_FIELDS:
-        if getattr(theirs, field, None) is not None:
-            _assert_close(getattr(ours, field), getattr(theirs, field), field)
-            compared += 1
-    assert compared
-    if hidden:
-        _assert_close(ours.hidden_states, theirs.hidden_states, "hidden_states")
-    if attentions:
-        _assert_close(ours.attentions, theirs.attentions, "attentions")
-
-
 @pytest.mark.parametrize("class_name", sorted(HEADS))
 def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str) -> None:
     directory = save_hf(class_name)
@@ -120,7 +100,7 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
     inputs = _inputs()
     labels = _labels(class_name, inputs)
     with torch.no_grad():
-        _compare(
+        assert_outputs_close(
             ours(**inputs, **labels, output_hidden_states=True),
             theirs(**inputs, **labels, output_hidden_states=True),
             hidden=True,
@@ -134,31 +114,12 @@ def test_attentions_match_eager_transformers(save_hf: Callable[..., Path], class
     theirs = getattr(transformers, class_name).from_pretrained(directory, attn_implementation="eager").eval()
     inputs = _inputs()
     with torch.no_grad():
-        _compare(
+        assert_outputs_close(
             ours(**inputs, output_attentions=True, output_hidden_states=True),
             theirs(**inputs, output_attentions=True, output_hidden_states=True),
             hidden=True,
             attentions=True,
         )
-
-
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
-def _assert_gradients_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert actual.keys() == expected.keys()
-    for name, gradient in expected.items():
-        torch.testing.assert_close(actual[name], gradient, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
 
 
 @pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "checkpointing"])
@@ -175,15 +136,15 @@ def test_training_step_matches_transformers(
     if not class_name.endswith("QuestionAnswering"):
         kwargs["use_cache"] = True
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
-    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing)
+    actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
-    _assert_gradients_equal(gradients, expected_gradients)
+    assert_gradients_equal(gradients, expected_gradients)
     if checkpointing:
         assert getattr(expected, "past_key_values", None) is None
         assert getattr(actual, "past_key_values", None) is None
-        _, plain = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
-        _assert_gradients_equal(gradients, plain)
+        _, plain = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing=False)
+        assert_gradients_equal(gradients, plain)
 
 
 CONFIG_OPTIONS = [
@@ -218,7 +179,7 @@ def test_config_options_match_transformers(save_hf: Callable[..., Path], overrid
         assert ours.lm_head.weight is ours.model.embed_tokens.weight
     inputs = _inputs()
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 def test_dynamic_rope_is_recomputed_past_max_positions(save_hf: Callable[..., Path]) -> None:
@@ -231,7 +192,7 @@ def test_dynamic_rope_is_recomputed_past_max_positions(save_hf: Callable[..., Pa
     for length in (5, 20, 12, 4):
         input_ids = torch.randint(3, TINY["vocab_size"], (2, length), generator=generator)
         with torch.no_grad():
-            _compare(ours(input_ids), theirs(input_ids))
+            assert_outputs_close(ours(input_ids), theirs(input_ids))
 
 
 def test_legacy_rope_scaling_and_rope_theta_keys(tmp_path: Path, save_hf: Callable[..., Path]) -> None:
@@ -252,7 +213,7 @@ def test_legacy_rope_scaling_and_rope_theta_keys(tmp_path: Path, save_hf: Callab
     theirs = transformers.LlamaForCausalLM.from_pretrained(legacy).eval()
     inputs = _inputs()
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 def test_incremental_decoding_with_cache_equals_full_forward(save_hf: Callable[..., Path]) -> None:
@@ -294,7 +255,7 @@ def test_autohub_checkpoint_loads_in_transformers(tmp_path: Path, save_hf: Calla
         theirs = getattr(transformers, class_name).from_pretrained(target).eval()
         inputs = _inputs()
         with torch.no_grad():
-            _compare(ours(**inputs), theirs(**inputs))
+            assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 def test_fresh_model_saves_and_reloads(tmp_path: Path) -> None:
@@ -305,7 +266,7 @@ def test_fresh_model_saves_and_reloads(tmp_path: Path) -> None:
     theirs = transformers.LlamaForCausalLM.from_pretrained(tmp_path).eval()
     inputs = _inputs()
     with torch.no_grad():
-        _compare(model.eval()(**inputs), theirs(**inputs))
+        assert_outputs_close(model.eval()(**inputs), theirs(**inputs))
 
 
 def test_unsupported_rope_type_names_the_key(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from autohub_core import (
     UnsupportedConfigError,
     UnsupportedFeatureError,
 )
+from autohub_core.testing.parity import assert_gradients_equal, train_step
 
 FAMILY = "modernbert"
 #: answerdotai/ModernBERT-base's config.json as the Hub has it (transformers 4 keys), shrunk: a
@@ -266,25 +267,6 @@ def test_sequence_classification_losses(save_hf: Callable[..., Path], overrides:
     assert ours.config.problem_type == theirs.config.problem_type == problem
 
 
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
-def _assert_gradients_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert actual.keys() == expected.keys()
-    for name, gradient in expected.items():
-        torch.testing.assert_close(actual[name], gradient, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
-
-
 DROPOUTS = {"attention_dropout": 0.1, "mlp_dropout": 0.1, "embedding_dropout": 0.1, "classifier_dropout": 0.1}
 
 
@@ -296,11 +278,11 @@ def test_training_step_matches_transformers(save_hf: Callable[..., Path], class_
     inputs = _inputs(class_name)
     kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing=False)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing=False)
     for checkpointing in (False, True):
-        actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+        actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
         torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
-        _assert_gradients_equal(gradients, expected_gradients)
+        assert_gradients_equal(gradients, expected_gradients)
 
 
 @pytest.mark.parametrize("class_name", ["ModernBertForMaskedLM", "ModernBertForTokenClassification"])
@@ -309,14 +291,14 @@ def test_unpadded_training_matches_transformers(save_hf: Callable[..., Path], cl
     directory = save_hf(class_name)
     inputs = _inputs(class_name)
     kwargs = {**inputs, **_labels(class_name, inputs)}
-    expected, expected_gradients = _train_step(
+    expected, expected_gradients = train_step(
         getattr(transformers, class_name).from_pretrained(directory), kwargs, False
     )
-    actual, gradients = _train_step(
+    actual, gradients = train_step(
         HEADS[class_name].from_pretrained(directory), {**kwargs, "unpad_inputs": True}, False
     )
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
-    _assert_gradients_equal(gradients, expected_gradients)
+    assert_gradients_equal(gradients, expected_gradients)
 
 
 CONFIG_OPTIONS = [

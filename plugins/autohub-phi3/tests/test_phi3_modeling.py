@@ -27,6 +27,7 @@ from autohub_core import (
     ConfigError,
     UnsupportedConfigError,
 )
+from autohub_core.testing.parity import train_step
 
 transformers.logging.set_verbosity_error()
 
@@ -150,19 +151,6 @@ def test_attentions_match_eager_transformers(save_hf: Callable[..., Path]) -> No
         )
 
 
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
 @pytest.mark.parametrize(
     ("class_name", "checkpointing"),
     [
@@ -181,8 +169,8 @@ def test_training_step_matches_transformers(
     inputs = _inputs(20)
     kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
-    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing)
+    actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
     assert gradients.keys() == expected_gradients.keys()
     for name, gradient in expected_gradients.items():

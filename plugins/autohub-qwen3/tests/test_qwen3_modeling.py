@@ -23,6 +23,11 @@ from autohub_core import (
     ConfigError,
     UnsupportedConfigError,
 )
+from autohub_core.testing.parity import (
+    assert_gradients_equal,
+    assert_outputs_close,
+    train_step,
+)
 
 FAMILY = "qwen3"
 #: Qwen3-0.6B's config.json shrunk: head_dim 16 with 4 heads of a 32-wide model (0.6B: 128 x 16
@@ -52,7 +57,6 @@ HEADS = {
     "Qwen3ForTokenClassification": AutoModelForTokenClassification,
     "Qwen3ForQuestionAnswering": AutoModelForQuestionAnswering,
 }
-OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits", "loss")
 
 
 @pytest.fixture(scope="module")
@@ -104,29 +108,6 @@ def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch
     return {}
 
 
-def _assert_close(ours: object, theirs: object, what: str) -> None:
-    if isinstance(theirs, (tuple, list)):
-        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), what
-        for index, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            _assert_close(a, b, f"{what}[{index}]")
-        return
-    assert ours is not None, what
-    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0, msg=what)
-
-
-def _compare(ours: object, theirs: object, hidden: bool = False, attentions: bool = False) -> None:
-    compared = 0
-    for field in OUTPUT_FIELDS:
-        if getattr(theirs, field, None) is not None:
-            _assert_close(getattr(ours, field), getattr(theirs, field), field)
-            compared += 1
-    assert compared
-    if hidden:
-        _assert_close(ours.hidden_states, theirs.hidden_states, "hidden_states")
-    if attentions:
-        _assert_close(ours.attentions, theirs.attentions, "attentions")
-
-
 def _both(directory: Path, class_name: str = "Qwen3ForCausalLM", **kwargs: Any) -> tuple[Any, Any]:
     ours = HEADS[class_name].from_pretrained(directory, **kwargs)
     theirs = getattr(transformers, class_name).from_pretrained(directory, **kwargs).eval()
@@ -140,7 +121,7 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
     inputs = _inputs()
     labels = _labels(class_name, inputs)
     with torch.no_grad():
-        _compare(
+        assert_outputs_close(
             ours(**inputs, **labels, output_hidden_states=True),
             theirs(**inputs, **labels, output_hidden_states=True),
             hidden=True,
@@ -152,31 +133,12 @@ def test_attentions_match_eager_transformers(save_hf: Callable[..., Path]) -> No
     ours, theirs = _both(directory, attn_implementation="eager")
     inputs = _inputs()
     with torch.no_grad():
-        _compare(
+        assert_outputs_close(
             ours(**inputs, output_attentions=True, output_hidden_states=True),
             theirs(**inputs, output_attentions=True, output_hidden_states=True),
             hidden=True,
             attentions=True,
         )
-
-
-def _train_step(
-    model: Any, kwargs: dict[str, Any], checkpointing: bool
-) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One seeded training forward and backward: the output and each parameter's gradient by name."""
-    model.train()
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    torch.manual_seed(0)
-    output = model(**kwargs)
-    output.loss.backward()
-    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-
-
-def _assert_gradients_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert actual.keys() == expected.keys()
-    for name, gradient in expected.items():
-        torch.testing.assert_close(actual[name], gradient, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
 
 
 TRAINING_CASES = [
@@ -198,11 +160,11 @@ def test_training_step_matches_transformers(
     inputs = _inputs()
     kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
-    expected, expected_gradients = _train_step(reference, kwargs, checkpointing)
-    actual, gradients = _train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
+    expected, expected_gradients = train_step(reference, kwargs, checkpointing)
+    actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=1e-4)
     assert any("q_norm" in name for name in gradients)
-    _assert_gradients_equal(gradients, expected_gradients)
+    assert_gradients_equal(gradients, expected_gradients)
 
 
 CONFIG_OPTIONS = [
@@ -222,7 +184,7 @@ def test_config_options_match_transformers(save_hf: Callable[..., Path], overrid
     assert ours.config.layer_types == theirs.config.layer_types
     inputs = _inputs()
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 @pytest.mark.parametrize("sliding", [False, True], ids=["full", "sliding"])
@@ -250,7 +212,7 @@ def test_hub_config_without_layer_types(tmp_path: Path, save_hf: Callable[..., P
     assert ours.config.rope_parameters == {"rope_type": "default", "rope_theta": 1000000.0}
     inputs = _inputs(length=9)
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 def test_incremental_decoding_with_cache_equals_full_forward(save_hf: Callable[..., Path]) -> None:
@@ -311,7 +273,7 @@ def test_autohub_checkpoint_loads_in_transformers(
     theirs = getattr(transformers, class_name).from_pretrained(tmp_path).eval()
     inputs = _inputs()
     with torch.no_grad():
-        _compare(ours(**inputs), theirs(**inputs))
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
 
 
 def test_fresh_model_saves_and_reloads_in_transformers(tmp_path: Path) -> None:
@@ -323,7 +285,7 @@ def test_fresh_model_saves_and_reloads_in_transformers(tmp_path: Path) -> None:
     theirs = transformers.Qwen3ForCausalLM.from_pretrained(tmp_path).eval()
     inputs = _inputs()
     with torch.no_grad():
-        _compare(model(**inputs), theirs(**inputs))
+        assert_outputs_close(model(**inputs), theirs(**inputs))
 
 
 def test_config_defaults_and_keys_match_transformers() -> None:

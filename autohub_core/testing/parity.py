@@ -1,0 +1,80 @@
+"""Assertions for a plugin's parity tests against a reference implementation (transformers).
+
+Outputs compared field by field (nested tuples of hidden states and attentions included), and one
+seeded training step whose loss and per-parameter gradients are compared by name::
+
+    from autohub_core.testing.parity import assert_outputs_close, train_step, assert_gradients_equal
+
+    assert_outputs_close(ours(**inputs), theirs(**inputs), hidden=True)
+    (_, ours_grads), (_, theirs_grads) = train_step(ours, batch, False), train_step(theirs, batch, False)
+    assert_gradients_equal(ours_grads, theirs_grads)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = [
+    "OUTPUT_FIELDS",
+    "assert_gradients_equal",
+    "assert_nested_close",
+    "assert_outputs_close",
+    "train_step",
+]
+
+#: The output fields :func:`assert_outputs_close` compares when the reference has them.
+OUTPUT_FIELDS = ("last_hidden_state", "logits", "start_logits", "end_logits", "loss")
+
+
+def assert_nested_close(ours: object, theirs: object, what: str, atol: float = 1e-5) -> None:
+    """``ours`` equals ``theirs`` within ``atol`` (rtol 0), through nested tuples and lists; ``what``
+    names the value in the failure message."""
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), what
+        for index, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
+            assert_nested_close(mine, reference, f"{what}[{index}]", atol)
+        return
+    assert ours is not None, what
+    torch.testing.assert_close(ours, theirs, atol=atol, rtol=0, msg=what)
+
+
+def assert_outputs_close(
+    ours: object, theirs: object, hidden: bool = False, attentions: bool = False, atol: float = 1e-5
+) -> None:
+    """Every :data:`OUTPUT_FIELDS` entry the reference output has (at least one), and with ``hidden``
+    / ``attentions`` its hidden states / attention weights, equal within ``atol``."""
+    compared = 0
+    for field in OUTPUT_FIELDS:
+        if getattr(theirs, field, None) is not None:
+            assert_nested_close(getattr(ours, field), getattr(theirs, field), field, atol)
+            compared += 1
+    assert compared, "the reference output has none of the compared fields"
+    if hidden:
+        assert_nested_close(ours.hidden_states, theirs.hidden_states, "hidden_states", atol)
+    if attentions:
+        assert_nested_close(ours.attentions, theirs.attentions, "attentions", atol)
+
+
+def train_step(
+    model: Any, kwargs: dict[str, Any], checkpointing: bool
+) -> tuple[Any, dict[str, torch.Tensor]]:
+    """One seeded training forward and backward (train mode, gradient checkpointing when asked):
+    the output and each parameter's gradient by name."""
+    model.train()
+    if checkpointing:
+        model.gradient_checkpointing_enable()
+    torch.manual_seed(0)
+    output = model(**kwargs)
+    output.loss.backward()
+    return output, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+
+
+def assert_gradients_equal(
+    actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], atol: float = 1e-5, rtol: float = 1e-4
+) -> None:
+    """The same parameters have gradients, each equal within ``atol`` / ``rtol``."""
+    assert actual.keys() == expected.keys()
+    for name, gradient in expected.items():
+        torch.testing.assert_close(actual[name], gradient, atol=atol, rtol=rtol, msg=f"gradient of {name}")
