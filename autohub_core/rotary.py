@@ -215,9 +215,10 @@ def _yarn_frequencies(config: Any, rope: dict[str, Any], dim: int, base: float) 
 
 
 class RotaryEmbedding(nn.Module):
-    """cos / sin tables for the positions. Holds no buffers: the inverse frequencies are
-    computed on first use, and recomputed for ``dynamic`` scaling when a sequence grows past
-    the longest one seen (and reset below ``max_position_embeddings``), like transformers.
+    """cos / sin tables for the positions. Holds no buffers: the inverse frequencies are computed
+    on the CPU when the module is built (also under a meta-device context: nothing to load), moved
+    to the positions' device per call, and recomputed for ``dynamic`` scaling when a sequence grows
+    past the longest one seen (and reset below ``max_position_embeddings``), like transformers.
     ``longrope`` uses its long factors for every row of a call whose largest position is past
     ``original_max_position_embeddings``, its short ones otherwise (as transformers decides)."""
 
@@ -225,16 +226,15 @@ class RotaryEmbedding(nn.Module):
         super().__init__()
         self.config = config
         self.rope_type = config.rope_parameters["rope_type"]
-        self.attention_scaling = 1.0
-        self._inv_freq: torch.Tensor | None = None
-        self._original_inv_freq: torch.Tensor | None = None
+        # Computed now, not on first use: a compiled forward would otherwise guard on the lazy
+        # state and compile its first graph again on the next call.
+        with torch.device("cpu"):
+            self._inv_freq, self.attention_scaling = rope_inverse_frequencies(config)
+        self._original_inv_freq = self._inv_freq
         self._long_inv_freq: torch.Tensor | None = None
         self._max_seq_len_cached = config.max_position_embeddings
 
     def _inverse_frequencies(self, position_ids: torch.Tensor) -> torch.Tensor:
-        if self._inv_freq is None:
-            self._inv_freq, self.attention_scaling = rope_inverse_frequencies(self.config)
-            self._original_inv_freq = self._inv_freq
         if self.rope_type == "dynamic":
             seq_len = int(position_ids.max()) + 1
             original_length = self.config.max_position_embeddings

@@ -206,10 +206,10 @@ def test_static_cache_holds_windows_and_refuses_other_batches(checkpoint: Callab
 
 
 def test_compiled_forward_decodes_without_graph_breaks_or_recompiles(checkpoint: Callable[..., Path]) -> None:
-    ours = AutoModelForCausalLM.from_pretrained(checkpoint("qwen2"))
     inputs = _prompts(9, (0, 3))
     options = {"max_new_tokens": 12, "eos_token_id": None, "cache_implementation": "static"}
-    expected = ours.generate(**inputs, **options)
+    expected = AutoModelForCausalLM.from_pretrained(checkpoint("qwen2")).generate(**inputs, **options)
+    ours = AutoModelForCausalLM.from_pretrained(checkpoint("qwen2"))  # compiled before any eager call
     torch._dynamo.reset()
     counters.clear()
     ours.forward = torch.compile(ours.forward, backend="eager")
@@ -218,6 +218,10 @@ def test_compiled_forward_decodes_without_graph_breaks_or_recompiles(checkpoint:
     assert dict(counters["graph_break"]) == {}
     assert counters["stats"]["unique_graphs"] == 2
     assert counters["frames"]["total"] == counters["frames"]["ok"] == 2
+    # A second generate() reuses both graphs: nothing is compiled again.
+    counters.clear()
+    assert torch.equal(ours.generate(**inputs, **options), expected)
+    assert dict(counters["frames"]) == {} and dict(counters["graph_break"]) == {}
     torch._dynamo.reset()
 
 
