@@ -14,7 +14,8 @@ temporary directory and deleted after. Measured, the sides alternating (medians 
   :func:`autohub_core.cpu_kernels.prepack_linear_weights`; and the fraction of the floor reached;
 * per-token decode latency at each context length (batch 1): the median of 8 single decode steps,
   each timed on its own, after a prompt of that length;
-* prefill: one forward over 512 tokens, tokens/s.
+* prefill: one forward over 512 tokens, tokens/s, against the time bare ``F.linear`` takes over
+  the same weights with 512 rows (the matrix products alone, at the machine's bf16 GEMM rate).
 
 CPU only; nothing is downloaded.
 """
@@ -101,10 +102,11 @@ def bytes_per_step(model: torch.nn.Module) -> int:
     return total
 
 
-def bare_linear_seconds(model: torch.nn.Module, repeats: int) -> float:
-    """One batch-1 ``F.linear`` over each linear weight of ``model`` (the output projection included)."""
+def bare_linear_seconds(model: torch.nn.Module, repeats: int, rows: int = 1) -> float:
+    """One ``F.linear`` of ``rows`` input rows over each linear weight of ``model`` (the output
+    projection included): batch-1 decode's matrix-vector products, or a prefill's matrix products."""
     weights = [module.weight for module in model.modules() if isinstance(module, torch.nn.Linear)]
-    inputs = {weight.shape[1]: torch.randn(1, weight.shape[1], dtype=weight.dtype) for weight in weights}
+    inputs = {weight.shape[1]: torch.randn(rows, weight.shape[1], dtype=weight.dtype) for weight in weights}
 
     def run() -> None:
         for weight in weights:
@@ -199,13 +201,16 @@ def benchmark(name: str, arguments: argparse.Namespace, bandwidth: float) -> Non
             side: _median(lambda model=model: model(**inputs), arguments.repeats)
             for side, model in sides.items()
         }
+    gemms = bare_linear_seconds(ours, arguments.repeats, rows=512)
+    flops = 2 * 512 * sum(m.weight.numel() for m in ours.modules() if isinstance(m, torch.nn.Linear))
     print(
-        "  prefill 512: "
-        + "  ".join(
-            f"{side} {512 / step:7.1f} tok/s (x{step / prefill['transformers']:4.2f} time)"
-            for side, step in prefill.items()
-        )
+        f"  prefill 512: bare F.linear over the weights {gemms * 1e3:.1f} ms ({flops / gemms / 1e9:.0f} GFLOP/s)"
     )
+    for side, step in prefill.items():
+        print(
+            f"    {side:<18} {512 / step:7.1f} tok/s  {step * 1e3:7.1f} ms  "
+            f"x{step / prefill['transformers']:4.2f} time vs transformers  x{step / gemms:4.2f} of bare F.linear"
+        )
 
 
 def main() -> None:
