@@ -64,6 +64,7 @@ __all__ = [
     "SandwichNormDecoderLayer",
     "ScaledWordEmbedding",
     "check_layer_types",
+    "last_token_classification",
 ]
 
 #: The ``layer_types`` entries a :class:`RotaryDecoderModel` builds masks for.
@@ -434,6 +435,31 @@ class DecoderForCausalLM(_DecoderHead, GenerationMixin):
         return StaticCache(self.config, max_cache_len, batch_size, parameter.dtype, parameter.device)
 
 
+def last_token_classification(
+    model: PreTrainedModel,
+    logits: torch.Tensor,
+    outputs: Any,
+    input_ids: torch.Tensor | None,
+    labels: torch.Tensor | None,
+) -> SequenceClassifierOutput:
+    """A decoder classifier's output: the per-token ``logits`` pooled at each row's last non-pad
+    token, the loss against ``labels`` (regression, single- or multi-label as the config's
+    ``problem_type`` says), and the base ``outputs``' cache, hidden states and attentions."""
+    pooled_logits = last_non_pad_token(logits, input_ids, model.config.pad_token_id)
+    loss = None
+    if labels is not None:
+        loss = sequence_classification_loss(
+            pooled_logits, labels.to(logits.device), model.config, model.num_labels
+        )
+    return SequenceClassifierOutput(
+        loss=loss,
+        logits=pooled_logits,
+        past_key_values=outputs.past_key_values,
+        hidden_states=outputs.hidden_states,
+        attentions=outputs.attentions,
+    )
+
+
 class DecoderForSequenceClassification(_DecoderHead):
     """A classification / regression head (``score``, no bias) over the last non-pad token."""
 
@@ -468,19 +494,8 @@ class DecoderForSequenceClassification(_DecoderHead):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.score(outputs.last_hidden_state)
-        pooled_logits = last_non_pad_token(logits, input_ids, self.config.pad_token_id)
-        loss = None
-        if labels is not None:
-            loss = sequence_classification_loss(
-                pooled_logits, labels.to(logits.device), self.config, self.num_labels
-            )
-        output = SequenceClassifierOutput(
-            loss=loss,
-            logits=pooled_logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
+        output = last_token_classification(
+            self, self.score(outputs.last_hidden_state), outputs, input_ids, labels
         )
         return self._output(output, return_dict)
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from autohub_core.decoder import last_token_classification
 from autohub_core.errors import UnsupportedConfigError
 from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
@@ -28,9 +29,7 @@ from autohub_core.layers import (
     causal_lm_loss,
     check_model_inputs,
     get_activation,
-    last_non_pad_token,
     question_answering_loss,
-    sequence_classification_loss,
     token_classification_loss,
 )
 from autohub_core.modeling import GradientCheckpointingLayer, PreTrainedModel
@@ -461,19 +460,8 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             output_hidden_states,
             return_dict=True,
         )
-        logits = self.score(outputs.last_hidden_state)
-        pooled_logits = last_non_pad_token(logits, input_ids, self.config.pad_token_id)
-        loss = None
-        if labels is not None:
-            loss = sequence_classification_loss(
-                pooled_logits, labels.to(logits.device), self.config, self.num_labels
-            )
-        output = SequenceClassifierOutput(
-            loss=loss,
-            logits=pooled_logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
+        output = last_token_classification(
+            self, self.score(outputs.last_hidden_state), outputs, input_ids, labels
         )
         return self._output(output, return_dict)
 
