@@ -8,6 +8,9 @@ seeded training step whose loss and per-parameter gradients are compared by name
     assert_outputs_close(ours(**inputs), theirs(**inputs), hidden=True)
     (_, ours_grads), (_, theirs_grads) = train_step(ours, batch, False), train_step(theirs, batch, False)
     assert_gradients_equal(ours_grads, theirs_grads)
+
+and the seeded, left-padded batch and per-head labels the decoder families' tests feed both
+models (:func:`left_padded_inputs`, :func:`head_labels`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ __all__ = [
     "assert_gradients_equal",
     "assert_nested_close",
     "assert_outputs_close",
+    "head_labels",
+    "left_padded_inputs",
     "train_step",
 ]
 
@@ -78,3 +83,33 @@ def assert_gradients_equal(
     assert actual.keys() == expected.keys()
     for name, gradient in expected.items():
         torch.testing.assert_close(actual[name], gradient, atol=atol, rtol=rtol, msg=f"gradient of {name}")
+
+
+def left_padded_inputs(vocab_size: int, pad_token_id: int, length: int = 7) -> dict[str, torch.Tensor]:
+    """A seeded batch of three rows of ``length`` tokens (ids from 3 up): row 1 left-padded by three
+    tokens, row 2 by one, the padding holding ``pad_token_id``; ``input_ids`` and ``attention_mask``."""
+    input_ids = torch.randint(3, vocab_size, (3, length), generator=torch.Generator().manual_seed(1))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, :3] = 0
+    attention_mask[2, :1] = 0
+    input_ids[attention_mask == 0] = pad_token_id
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def head_labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Seeded labels for the head named ``class_name`` over ``inputs`` (at most three rows): the
+    unpadded tokens for ``...CausalLM``, a class per row for ``...SequenceClassification``, a class
+    per token for ``...TokenClassification``, span ends for ``...QuestionAnswering``; none else."""
+    batch, length = inputs["input_ids"].shape
+    if class_name.endswith("CausalLM"):
+        return {"labels": inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)}
+    if class_name.endswith("SequenceClassification"):
+        return {"labels": torch.tensor([0, 1, 1])[:batch]}
+    if class_name.endswith("TokenClassification"):
+        return {"labels": torch.randint(0, 2, (batch, length), generator=torch.Generator().manual_seed(2))}
+    if class_name.endswith("QuestionAnswering"):
+        return {
+            "start_positions": torch.tensor([1, 4, 2])[:batch],
+            "end_positions": torch.tensor([3, 6, 9])[:batch],
+        }
+    return {}

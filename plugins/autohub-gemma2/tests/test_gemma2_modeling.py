@@ -9,6 +9,7 @@ weights randomised, saved by transformers.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,12 @@ from autohub_core import (
     UnsupportedConfigError,
     UnsupportedFeatureError,
 )
-from autohub_core.testing.parity import assert_nested_close, train_step
+from autohub_core.testing.parity import (
+    assert_nested_close,
+    head_labels,
+    left_padded_inputs,
+    train_step,
+)
 from autohub_gemma2.modeling import Gemma2ForCausalLM
 
 FAMILY = "gemma2"
@@ -79,25 +85,7 @@ def save_hf(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     return save
 
 
-def _inputs(batch: int = 3, length: int = 9) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(1)
-    input_ids = torch.randint(3, TINY["vocab_size"], (batch, length), generator=generator)
-    attention_mask = torch.ones_like(input_ids)
-    attention_mask[1, :3] = 0  # left padding
-    attention_mask[2, :1] = 0
-    input_ids[attention_mask == 0] = 0  # pad_token_id
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-
-def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    batch, length = inputs["input_ids"].shape
-    if class_name.endswith("CausalLM"):
-        return {"labels": inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)}
-    if class_name.endswith("SequenceClassification"):
-        return {"labels": torch.tensor([0, 1, 1])[:batch]}
-    if class_name.endswith("TokenClassification"):
-        return {"labels": torch.randint(0, 2, (batch, length), generator=torch.Generator().manual_seed(2))}
-    return {}
+_inputs = functools.partial(left_padded_inputs, TINY["vocab_size"], 0, length=9)
 
 
 def _compare(ours: Any, theirs: Any, detail: bool = False) -> None:
@@ -118,7 +106,7 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
     assert type(ours).__name__ == class_name and ours.config._attn_implementation == "eager"
     theirs = getattr(transformers, class_name).from_pretrained(directory).eval()
     inputs = _inputs()
-    options = {**_labels(class_name, inputs), "output_hidden_states": True, "output_attentions": True}
+    options = {**head_labels(class_name, inputs), "output_hidden_states": True, "output_attentions": True}
     with torch.no_grad():
         _compare(ours(**inputs, **options), theirs(**inputs, **options), detail=True)
 
@@ -183,7 +171,7 @@ def test_training_step_matches_transformers(
     gradient checkpointing: loss and every gradient equal transformers'."""
     directory = save_hf(class_name, attention_dropout=0.1)
     inputs = _inputs()
-    kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
+    kwargs = {**inputs, **head_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
     expected, expected_gradients = train_step(reference, kwargs, checkpointing)
     actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,8 @@ from autohub_core import (
 from autohub_core.testing.parity import (
     assert_gradients_equal,
     assert_outputs_close,
+    head_labels,
+    left_padded_inputs,
     train_step,
 )
 
@@ -65,30 +68,7 @@ def save_hf(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     return save
 
 
-def _inputs(batch: int = 3, length: int = 7) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(1)
-    input_ids = torch.randint(3, TINY["vocab_size"], (batch, length), generator=generator)
-    attention_mask = torch.ones_like(input_ids)
-    attention_mask[1, :3] = 0  # left padding
-    attention_mask[2, :1] = 0
-    input_ids[attention_mask == 0] = TINY["pad_token_id"]
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-
-def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    batch, length = inputs["input_ids"].shape
-    if class_name.endswith("CausalLM"):
-        return {"labels": inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)}
-    if class_name.endswith("SequenceClassification"):
-        return {"labels": torch.tensor([0, 1, 1])[:batch]}
-    if class_name.endswith("TokenClassification"):
-        return {"labels": torch.randint(0, 2, (batch, length), generator=torch.Generator().manual_seed(2))}
-    if class_name.endswith("QuestionAnswering"):
-        return {
-            "start_positions": torch.tensor([1, 4, 2])[:batch],
-            "end_positions": torch.tensor([3, 6, 9])[:batch],
-        }
-    return {}
+_inputs = functools.partial(left_padded_inputs, TINY["vocab_size"], TINY["pad_token_id"])
 
 
 @pytest.mark.parametrize("class_name", sorted(HEADS))
@@ -98,7 +78,7 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
     assert type(ours).__name__ == class_name
     theirs = getattr(transformers, class_name).from_pretrained(directory).eval()
     inputs = _inputs()
-    labels = _labels(class_name, inputs)
+    labels = head_labels(class_name, inputs)
     with torch.no_grad():
         assert_outputs_close(
             ours(**inputs, **labels, output_hidden_states=True),
@@ -132,7 +112,7 @@ def test_training_step_matches_transformers(
     the cache."""
     directory = save_hf(class_name, attention_dropout=0.1)
     inputs = _inputs()
-    kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
+    kwargs = {**inputs, **head_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     if not class_name.endswith("QuestionAnswering"):
         kwargs["use_cache"] = True
     reference = getattr(transformers, class_name).from_pretrained(directory)

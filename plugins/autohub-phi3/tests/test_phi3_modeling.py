@@ -9,6 +9,7 @@ Inputs of length 7 use the short factors, of length 20 the long ones.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,11 @@ from autohub_core import (
     ConfigError,
     UnsupportedConfigError,
 )
-from autohub_core.testing.parity import train_step
+from autohub_core.testing.parity import (
+    head_labels,
+    left_padded_inputs,
+    train_step,
+)
 
 transformers.logging.set_verbosity_error()
 
@@ -89,25 +94,7 @@ def _both(directory: Path, class_name: str = "Phi3ForCausalLM", **kwargs: Any) -
     return ours, theirs
 
 
-def _inputs(length: int = 7, batch: int = 3) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(1)
-    input_ids = torch.randint(3, TINY["vocab_size"], (batch, length), generator=generator)
-    attention_mask = torch.ones_like(input_ids)
-    attention_mask[1, :3] = 0  # left padding
-    attention_mask[2, :1] = 0
-    input_ids[attention_mask == 0] = TINY["pad_token_id"]
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-
-def _labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    batch, length = inputs["input_ids"].shape
-    if class_name.endswith("CausalLM"):
-        return {"labels": inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)}
-    if class_name.endswith("SequenceClassification"):
-        return {"labels": torch.tensor([0, 1, 1])[:batch]}
-    if class_name.endswith("TokenClassification"):
-        return {"labels": torch.randint(0, 2, (batch, length), generator=torch.Generator().manual_seed(2))}
-    return {}
+_inputs = functools.partial(left_padded_inputs, TINY["vocab_size"], TINY["pad_token_id"])
 
 
 def _compare(ours: Any, theirs: Any, *extra: str) -> None:
@@ -131,7 +118,7 @@ def test_head_matches_transformers(save_hf: Callable[..., Path], class_name: str
     ours, theirs = _both(save_hf(class_name), class_name)
     for length in LENGTHS:
         inputs = _inputs(length)
-        labels = _labels(class_name, inputs)
+        labels = head_labels(class_name, inputs)
         with torch.no_grad():
             _compare(
                 ours(**inputs, **labels, output_hidden_states=True),
@@ -167,7 +154,7 @@ def test_training_step_matches_transformers(
     with or without gradient checkpointing: loss and every gradient equal transformers'."""
     directory = save_hf(class_name, resid_pdrop=0.1, attention_dropout=0.1)
     inputs = _inputs(20)
-    kwargs = {**inputs, **_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
+    kwargs = {**inputs, **head_labels(class_name, inputs), "num_items_in_batch": torch.tensor(7)}
     reference = getattr(transformers, class_name).from_pretrained(directory)
     expected, expected_gradients = train_step(reference, kwargs, checkpointing)
     actual, gradients = train_step(HEADS[class_name].from_pretrained(directory), kwargs, checkpointing)
