@@ -22,11 +22,12 @@ from torch import nn
 
 from autohub_core.errors import ConfigError, ModelInputError
 from autohub_core.generation import GenerationMixin
-from autohub_core.layers import attention, get_activation
+from autohub_core.layers import attention, get_activation, masked_lm_loss
 from autohub_core.modeling import GradientCheckpointingLayer
-from autohub_core.outputs import BaseModelOutput
+from autohub_core.outputs import BaseModelOutput, CausalLMOutput
 
 __all__ = [
+    "DecoderOnlyLMMixin",
     "KeyValue",
     "LayerCache",
     "Seq2SeqAttention",
@@ -428,6 +429,43 @@ class Seq2SeqLMGenerationMixin(GenerationMixin):
             "decoder_attention_mask": kwargs.get("decoder_attention_mask"),
             "use_cache": kwargs.get("use_cache"),
         }
+
+
+class DecoderOnlyLMMixin(GenerationMixin):
+    """An encoder-decoder's decoder used alone as a causal LM (``BartForCausalLM``,
+    ``WhisperForCausalLM``): its output and ``generate()`` inputs. ``cross_inputs`` names the
+    encoder inputs the forward takes, passed on unchanged while decoding."""
+
+    cross_inputs: ClassVar[tuple[str, ...]] = ()
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: tuple[LayerCache, ...] | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The tokens so far (only the last one with a past) and the mask over all of them."""
+        return {
+            "input_ids": input_ids[:, -1:] if past_key_values is not None else input_ids,
+            "past_key_values": past_key_values,
+            "attention_mask": attention_mask,
+            **{name: kwargs.get(name) for name in self.cross_inputs},
+            "use_cache": kwargs.get("use_cache"),
+        }
+
+    @staticmethod
+    def _causal_lm_output(logits: torch.Tensor, outputs: Any, labels: torch.Tensor | None) -> CausalLMOutput:
+        """``logits`` with the decoder ``outputs``' cache, states and attentions, and the next-token
+        loss against ``labels`` (computed in the logits' dtype, as transformers does here)."""
+        return CausalLMOutput(
+            loss=masked_lm_loss(logits, labels, upcast=False) if labels is not None else None,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
 
 
 def stack_tp_plan(prefix: str, cross_attention: bool) -> dict[str, str]:

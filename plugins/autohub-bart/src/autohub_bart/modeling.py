@@ -22,7 +22,6 @@ from torch import nn
 
 from autohub_bart.config import BartConfig
 from autohub_core.errors import ModelInputError, UnsupportedFeatureError
-from autohub_core.generation import GenerationMixin
 from autohub_core.layers import (
     check_model_inputs,
     masked_lm_loss,
@@ -33,13 +32,13 @@ from autohub_core.modeling import PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPast,
-    CausalLMOutput,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
     Seq2SeqQuestionAnsweringModelOutput,
     Seq2SeqSequenceClassifierOutput,
 )
 from autohub_core.seq2seq import (
+    DecoderOnlyLMMixin,
     LayerCache,
     Seq2SeqDecoderLayer,
     Seq2SeqEncoderLayer,
@@ -588,11 +587,13 @@ class _BartDecoderWrapper(BartPreTrainedModel):
         return self.decoder(*args, **kwargs)
 
 
-class BartForCausalLM(BartPreTrainedModel, GenerationMixin):
+class BartForCausalLM(BartPreTrainedModel, DecoderOnlyLMMixin):
     """The BART decoder alone with ``lm_head`` (``AutoModelForCausalLM``), cross-attending to
     ``encoder_hidden_states`` when given. As in transformers, building it sets ``config.is_decoder``
     and clears ``config.is_encoder_decoder``; its labels are not shifted (``labels[..., i]`` is the
     target of position ``i``) and the loss is the mean cross-entropy."""
+
+    cross_inputs = ("encoder_hidden_states", "encoder_attention_mask")
 
     base_model_tp_plan: ClassVar[dict[str, str]] = stack_tp_plan("decoder", cross_attention=True)
     _no_split_modules = ["BartDecoderLayer"]
@@ -642,31 +643,5 @@ class BartForCausalLM(BartPreTrainedModel, GenerationMixin):
             output_hidden_states,
             return_dict=True,
         )
-        logits = self.lm_head(outputs.last_hidden_state)
-        loss = masked_lm_loss(logits, labels, upcast=False) if labels is not None else None
-        output = CausalLMOutput(
-            loss=loss,
-            logits=logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-            cross_attentions=outputs.cross_attentions,
-        )
+        output = self._causal_lm_output(self.lm_head(outputs.last_hidden_state), outputs, labels)
         return self._output(output, return_dict)
-
-    def prepare_inputs_for_generation(
-        self,
-        input_ids: torch.Tensor,
-        past_key_values: tuple[LayerCache, ...] | None = None,
-        attention_mask: torch.Tensor | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """The tokens so far (only the last one with a past) and the mask over all of them."""
-        return {
-            "input_ids": input_ids[:, -1:] if past_key_values is not None else input_ids,
-            "past_key_values": past_key_values,
-            "attention_mask": attention_mask,
-            "encoder_hidden_states": kwargs.get("encoder_hidden_states"),
-            "encoder_attention_mask": kwargs.get("encoder_attention_mask"),
-            "use_cache": kwargs.get("use_cache"),
-        }

@@ -42,12 +42,12 @@ from autohub_core.modeling import PreTrainedModel
 from autohub_core.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPast,
-    CausalLMOutput,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
     SequenceClassifierOutput,
 )
 from autohub_core.seq2seq import (
+    DecoderOnlyLMMixin,
     LayerCache,
     Seq2SeqAttention,
     Seq2SeqDecoderLayer,
@@ -853,11 +853,13 @@ class WhisperForAudioClassification(WhisperPreTrainedModel):
         return self._output(output, return_dict)
 
 
-class WhisperForCausalLM(WhisperPreTrainedModel, GenerationMixin):
+class WhisperForCausalLM(WhisperPreTrainedModel, DecoderOnlyLMMixin):
     """The Whisper decoder alone with ``proj_out`` (``AutoModelForCausalLM``; an assistant model for
     speculative decoding in transformers). ``encoder_outputs`` (encoder states) feed its
     cross-attention when given. As in transformers, building it sets ``config.is_encoder_decoder``
     to false; its labels are not shifted (``labels[..., i]`` is the target of position ``i``)."""
+
+    cross_inputs = ("encoder_outputs",)
 
     main_input_name = "input_ids"
     base_model_tp_plan: ClassVar[dict[str, str]] = _DECODER_TP_PLAN
@@ -913,33 +915,8 @@ class WhisperForCausalLM(WhisperPreTrainedModel, GenerationMixin):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        logits = self.proj_out(outputs.last_hidden_state)
-        loss = masked_lm_loss(logits, labels, upcast=False) if labels is not None else None
-        output = CausalLMOutput(
-            loss=loss,
-            logits=logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-            cross_attentions=outputs.cross_attentions,
-        )
+        output = self._causal_lm_output(self.proj_out(outputs.last_hidden_state), outputs, labels)
         return self._output(output, return_dict)
-
-    def prepare_inputs_for_generation(
-        self,
-        input_ids: torch.Tensor,
-        past_key_values: tuple[LayerCache, ...] | None = None,
-        attention_mask: torch.Tensor | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """The tokens so far (only the last one with a past) and the mask over all of them."""
-        return {
-            "input_ids": input_ids[:, -1:] if past_key_values is not None else input_ids,
-            "past_key_values": past_key_values,
-            "attention_mask": attention_mask,
-            "encoder_outputs": kwargs.get("encoder_outputs"),
-            "use_cache": kwargs.get("use_cache"),
-        }
 
 
 class _WhisperDecoderWrapper(WhisperPreTrainedModel):
