@@ -27,6 +27,7 @@ import torch
 import transformers
 
 from autohub_core import AutoModelForCausalLM
+from autohub_core.testing.parity import teacher_forced_logits
 
 SHAPE = {
     "vocab_size": 151936,
@@ -66,28 +67,6 @@ def _prompts(vocab_size: int) -> dict[str, dict[str, torch.Tensor]]:
         "batch 1": {"input_ids": input_ids[:1], "attention_mask": attention_mask[:1]},
         "padded batch 4": {"input_ids": input_ids, "attention_mask": attention_mask},
     }
-
-
-def _teacher_forced_logits(
-    model: torch.nn.Module, sequence: torch.Tensor, mask: torch.Tensor, prompt: int
-) -> list:
-    """Per-step next-token logits of ``model`` decoding ``sequence`` with its cache."""
-    full_mask = torch.cat([mask, mask.new_ones(mask.shape[0], sequence.shape[1] - prompt)], dim=-1)
-    positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
-    steps, past = [], None
-    with torch.no_grad():
-        for end in range(prompt, sequence.shape[1]):
-            start = 0 if past is None else end - 1
-            output = model(
-                sequence[:, start:end],
-                attention_mask=full_mask[:, :end],
-                position_ids=positions[:, start:end],
-                past_key_values=past,
-                use_cache=True,
-            )
-            past = output.past_key_values
-            steps.append(output.logits[:, -1].float())
-    return steps
 
 
 def _first_difference(ours: torch.Tensor, theirs: torch.Tensor, prompt: int) -> str:
@@ -130,8 +109,8 @@ def main() -> int:
             default_tokens = default.generate(**inputs, **options)
             exact_ok = torch.equal(exact_tokens, reference)
             failures += not exact_ok
-            theirs_steps = _teacher_forced_logits(theirs, reference, inputs["attention_mask"], prompt)
-            ours_steps = _teacher_forced_logits(default, reference, inputs["attention_mask"], prompt)
+            theirs_steps = teacher_forced_logits(theirs, reference, inputs["attention_mask"], prompt)
+            ours_steps = teacher_forced_logits(default, reference, inputs["attention_mask"], prompt)
             worst = max(
                 float((mine - ref).abs().max() / ref.abs().max())
                 for mine, ref in zip(ours_steps, theirs_steps, strict=True)

@@ -17,6 +17,7 @@ from autohub_core import AutoModelForCausalLM, GenerationError, ModelInputError,
 from autohub_core.cache import DynamicCache, StaticCache
 from autohub_core.errors import ConfigError
 from autohub_core.rotary import exact_sdpa
+from autohub_core.testing.parity import teacher_forced_logits
 
 FAMILIES = {
     "llama": {},
@@ -89,26 +90,6 @@ def _prompts(length: int, pads: tuple[int, ...]) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
-def _teacher_forced(model: torch.nn.Module, sequence: torch.Tensor, mask: torch.Tensor, prompt: int) -> list:
-    """Next-token logits of each decoding step of ``sequence`` after ``prompt`` tokens, with the cache."""
-    mask = torch.cat([mask, mask.new_ones(mask.shape[0], sequence.shape[1] - prompt)], dim=-1)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    steps, past = [], None
-    with torch.no_grad():
-        for end in range(prompt, sequence.shape[1]):
-            start = 0 if past is None else end - 1
-            output = model(
-                sequence[:, start:end],
-                attention_mask=mask[:, :end],
-                position_ids=positions[:, start:end],
-                past_key_values=past,
-                use_cache=True,
-            )
-            past = output.past_key_values
-            steps.append(output.logits[:, -1].float())
-    return steps
-
-
 # -- bf16: the exact path and the default one ------------------------------------------------------
 
 
@@ -125,10 +106,10 @@ def test_bf16_explicit_sdpa_is_transformers_exact_and_default_within_tolerance(
         reference = theirs.generate(**inputs, **options)
         assert torch.equal(exact.generate(**inputs, **options), reference)
         prompt, mask = inputs["input_ids"].shape[1], inputs["attention_mask"]
-        expected = _teacher_forced(theirs, reference, mask, prompt)
-        for mine, ref in zip(_teacher_forced(exact, reference, mask, prompt), expected, strict=True):
+        expected = teacher_forced_logits(theirs, reference, mask, prompt)
+        for mine, ref in zip(teacher_forced_logits(exact, reference, mask, prompt), expected, strict=True):
             assert torch.equal(mine, ref)
-        for mine, ref in zip(_teacher_forced(default, reference, mask, prompt), expected, strict=True):
+        for mine, ref in zip(teacher_forced_logits(default, reference, mask, prompt), expected, strict=True):
             assert float((mine - ref).abs().max()) <= BF16_RELATIVE_TOLERANCE * float(ref.abs().max())
 
 

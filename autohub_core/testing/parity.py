@@ -9,8 +9,9 @@ seeded training step whose loss and per-parameter gradients are compared by name
     (_, ours_grads), (_, theirs_grads) = train_step(ours, batch, False), train_step(theirs, batch, False)
     assert_gradients_equal(ours_grads, theirs_grads)
 
-and the seeded, left-padded batch and per-head labels the decoder families' tests feed both
-models (:func:`left_padded_inputs`, :func:`head_labels`).
+the seeded, left-padded batch and per-head labels the decoder families' tests feed both models
+(:func:`left_padded_inputs`, :func:`head_labels`), and the per-step logits of a decoder fed a
+fixed continuation (:func:`teacher_forced_logits`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "assert_outputs_close",
     "head_labels",
     "left_padded_inputs",
+    "teacher_forced_logits",
     "train_step",
 ]
 
@@ -113,3 +115,27 @@ def head_labels(class_name: str, inputs: dict[str, torch.Tensor]) -> dict[str, t
             "end_positions": torch.tensor([3, 6, 9])[:batch],
         }
     return {}
+
+
+def teacher_forced_logits(
+    model: torch.nn.Module, sequence: torch.Tensor, mask: torch.Tensor, prompt: int
+) -> list[torch.Tensor]:
+    """The next-token logits (float32, one ``(batch, vocab)`` tensor per step) of ``model`` decoding
+    ``sequence`` one token at a time with its cache after the first ``prompt`` tokens, whose
+    attention ``mask`` (left padding) is given; every later token is attended."""
+    full_mask = torch.cat([mask, mask.new_ones(mask.shape[0], sequence.shape[1] - prompt)], dim=-1)
+    positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
+    steps, past = [], None
+    with torch.no_grad():
+        for end in range(prompt, sequence.shape[1]):
+            start = 0 if past is None else end - 1
+            output = model(
+                sequence[:, start:end],
+                attention_mask=full_mask[:, :end],
+                position_ids=positions[:, start:end],
+                past_key_values=past,
+                use_cache=True,
+            )
+            past = output.past_key_values
+            steps.append(output.logits[:, -1].float())
+    return steps
